@@ -1,0 +1,575 @@
+"""``OllamaClient``: the async client, one method per Ollama endpoint.
+
+Every call follows the same path: build the wire body, let plugins normalise it
+(``ollama_prepare_request``), validate it with the marshmallow schemas (nothing is sent if
+that fails), then run the middleware chain around the aiohttp transport and type the
+result. Streaming methods return a :class:`~ollama_core.Stream` that sends nothing until it
+is first read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from . import _schemas
+from ._clock import Clock, MonotonicClock
+from ._events import Event
+from ._exceptions import (
+    DeadlineExceeded,
+    InvalidConfigError,
+    InvalidRequestError,
+    NotFoundError,
+    OllamaError,
+)
+from ._host import resolve_base_url
+from ._middleware import MiddlewareChain
+from ._models import Request, Response, Timeouts, redact_headers
+from ._ndjson import DEFAULT_MAX_LINE_LENGTH
+from ._plugin_manager import PluginManager, PluginSpec, plugins_from_env
+from ._stream import Stream
+from ._transport import AiohttpTransport
+from ._types import (
+    ChatRequest,
+    ChatResponse,
+    CreateRequest,
+    EmbeddingsRequest,
+    EmbeddingsResponse,
+    EmbedRequest,
+    EmbedResponse,
+    GenerateRequest,
+    GenerateResponse,
+    ModelInfo,
+    ProgressResponse,
+    RunningModelsResponse,
+    TagsResponse,
+)
+from ._upstreams import Upstream, UpstreamRegistry
+
+__all__ = ["OllamaClient"]
+
+T = TypeVar("T")
+TimeoutArg = float | Timeouts | None
+
+_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+_BLOB_CHUNK = 1 << 20
+
+
+def _check_name(field: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequestError(f"invalid request: {field}: must be a non-empty string",
+                                  field=field, errors={field: ["must be a non-empty string"]})
+    return value
+
+
+class OllamaClient:
+    """Async client for the Ollama API.
+
+    :param base_url: the server; ``None`` reads ``OLLAMA_HOST`` (with Ollama's own parsing
+        rules), else ``http://localhost:11434``. ``user:password@`` becomes Basic auth.
+    :param timeout: seconds (first byte and idle gap) or a :class:`Timeouts`.
+    :param plugins: plugin names (``"full"`` for all built-ins), classes or objects.
+        ``None`` (the default) reads ``OLLAMA_CORE_PLUGINS``; an explicit sequence, even
+        empty, ignores the environment.
+    :param plugin_config: settings by plugin name, e.g. ``{"retry": {"max_attempts": 5}}``;
+        when ``plugins`` is ``None``, ``OLLAMA_CORE_PLUGIN_CONFIG`` (JSON) is read too.
+    :param headers: extra headers sent with every request.
+    :param api_key: sent as ``Authorization: Bearer``; ``None`` reads ``OLLAMA_API_KEY``.
+    :param clock: the time source of every policy (tests pass a ``FakeClock``).
+    :param max_connections: connection pool size.
+    :param max_line_length: longest stream line accepted (bytes).
+    :param pause_timeout: default pause timeout of streams (seconds, ``None`` = none).
+    :param ssl: passed to aiohttp (an ``SSLContext``, or ``False`` to skip verification).
+    :param trust_env: let aiohttp read proxy settings from the environment.
+
+    No network activity happens in the constructor; the HTTP session is created on first
+    use inside the running event loop. Use ``async with`` or ``await client.aclose()``.
+    """
+
+    def __init__(self, base_url: str | None = None, timeout: float | Timeouts = 120.0, *,
+                 plugins: Sequence[PluginSpec] | str | None = None,
+                 plugin_config: Mapping[str, Mapping[str, Any]] | None = None,
+                 headers: Mapping[str, str] | None = None, api_key: str | None = None,
+                 clock: Clock | None = None, max_connections: int = 100,
+                 max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
+                 pause_timeout: float | None = None, ssl: Any = None,
+                 trust_env: bool = False) -> None:
+        url = resolve_base_url(base_url)
+        if api_key is None:
+            api_key = os.environ.get("OLLAMA_API_KEY") or None
+        self.clock: Clock = clock if clock is not None else MonotonicClock()
+        self.pause_timeout = pause_timeout
+        self.upstreams = UpstreamRegistry([Upstream(url)])
+        self._plugins = PluginManager()
+        self._transport = AiohttpTransport(
+            self._plugins, self.upstreams, timeouts=Timeouts.coerce(timeout), headers=headers,
+            api_key=api_key, max_connections=max_connections, max_line_length=max_line_length,
+            ssl=ssl, trust_env=trust_env)
+        self._api_key = api_key
+        self._tasks: list[asyncio.Task[None]] = []
+        self._opened = False
+        self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._chain = MiddlewareChain((), self._transport.handle)
+        if isinstance(plugins, str):
+            plugins = [plugins]
+        config = {k: dict(v) for k, v in (plugin_config or {}).items()}
+        if plugins is None:
+            env_names, env_config = plugins_from_env()
+            plugins = env_names
+            for name, section in env_config.items():
+                config.setdefault(name, dict(section))
+        specs = self._plugins.expand(plugins)
+        names: list[str] = []
+        for spec in specs:
+            name, _ = self._plugins.add(
+                spec, config.get(spec) if isinstance(spec, str) else None)
+            names.append(name)
+        unknown = set(config) - set(names) - {s for s in specs if isinstance(s, str)}
+        if unknown:
+            raise InvalidConfigError(
+                f"plugin_config given for plugins that are not enabled: {sorted(unknown)}")
+        for name in names:
+            self._plugins.client_setup(self, name)
+        self._rebuild_chain()
+
+    # -- configuration -------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The primary server's URL, without credentials."""
+        return self.upstreams.primary.display
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return self._transport.timeouts
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Extra headers sent with every request (a copy)."""
+        return dict(self._transport.headers)
+
+    @property
+    def plugin_manager(self) -> PluginManager:
+        return self._plugins
+
+    @property
+    def plugins(self) -> list[str]:
+        """Names of the registered plugins."""
+        return self._plugins.names()
+
+    def plugin(self, name: str) -> Any:
+        """The registered plugin object called ``name``."""
+        return self._plugins.get(name)
+
+    def plugin_config(self, name: str) -> dict[str, Any]:
+        return self._plugins.config(name)
+
+    def configure(self, *, timeout: float | Timeouts | None = None,
+                  headers: Mapping[str, str] | None = None,
+                  api_key: str | None = None, pause_timeout: float | None = None) -> None:
+        """Change settings of a live client; calls already running keep theirs."""
+        if timeout is not None:
+            self._transport.timeouts = Timeouts.coerce(timeout)
+        if headers is not None:
+            self._transport.headers = dict(headers)
+        if api_key is not None:
+            self._api_key = api_key or None
+            self._transport.set_api_key(self._api_key)
+        if pause_timeout is not None:
+            self.pause_timeout = pause_timeout
+
+    def add_plugin(self, plugin: PluginSpec, config: Mapping[str, Any] | None = None) -> str:
+        """Register a plugin on a live client and rebuild the middleware chain."""
+        name, _ = self._plugins.add(plugin, config)
+        self._plugins.client_setup(self, name)
+        self._rebuild_chain()
+        if self._opened and not self._closed:
+            self._start_tasks(only=name)
+        return name
+
+    async def remove_plugin(self, name: str) -> None:
+        """Unregister a plugin, stop its background tasks and rebuild the chain."""
+        plugin = self._plugins.get(name)
+        await self._stop_tasks(owner=plugin)
+        close = getattr(plugin, "ollama_client_close", None)
+        self._plugins.remove(name)
+        if callable(close):
+            close(client=self)
+        self._rebuild_chain()
+
+    def configure_plugin(self, name: str, config: Mapping[str, Any]) -> None:
+        """Give a registered plugin new settings (validated like at construction)."""
+        _, replaced = self._plugins.reconfigure(name, config)
+        if replaced:
+            self._plugins.client_setup(self, name)
+        self._rebuild_chain()
+
+    def _rebuild_chain(self) -> None:
+        self._chain = MiddlewareChain(self._plugins.middlewares(self), self._transport.handle)
+
+    def describe_chain(self) -> str:
+        """The middleware chain, outermost first (see ``ollama_core._middleware``)."""
+        return self._chain.describe()
+
+    def emit(self, event: Event) -> None:
+        """Publish an event to every ``ollama_event`` implementation."""
+        self._plugins.event(self, event)
+
+    def __repr__(self) -> str:
+        return (f"OllamaClient(base_url={self.base_url!r}, plugins={self.plugins!r}, "
+                f"headers={redact_headers(self._transport.headers)!r})")
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def __aenter__(self) -> OllamaClient:
+        self._ensure_open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise OllamaError("the client is closed")
+        if not self._opened:
+            self._opened = True
+            self._loop = asyncio.get_running_loop()
+            self._start_tasks()
+
+    def _start_tasks(self, only: str | None = None) -> None:
+        plugins = self._plugins
+        for factory in plugins.background_tasks(self):
+            owner = getattr(factory, "__self__", None)
+            if only is not None and owner is not plugins.get(only):
+                continue
+            task = asyncio.get_running_loop().create_task(factory())
+            task.owner = owner  # type: ignore[attr-defined]
+            self._tasks.append(task)
+
+    async def _stop_tasks(self, owner: object | None = None) -> None:
+        stopping = [t for t in self._tasks
+                    if owner is None or getattr(t, "owner", None) is owner]
+        for task in stopping:
+            task.cancel()
+        for task in stopping:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            self._tasks.remove(task)
+
+    async def aclose(self) -> None:
+        """Stop background tasks, tell plugins, close the HTTP session. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._stop_tasks()
+        self._plugins.client_close(self)
+        await self._transport.aclose()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- the request path ----------------------------------------------------------------
+
+    def _prepare(self, endpoint: str, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Plugins' normalisation, then validation. Raises before anything is sent."""
+        self._plugins.prepare_request(self, endpoint, body)
+        return _schemas.validate_request(kind, body)
+
+    def _request(self, method: str, path: str, endpoint: str, json: Any = None, *,
+                 stream: bool = False, terminal: str | None = None,
+                 timeout: TimeoutArg = None, idempotent: bool = True,
+                 extensions: Mapping[str, Any] | None = None,
+                 data: Any = None) -> Request:
+        return Request(method, path, endpoint, json=json, data=data, stream=stream,
+                       terminal=terminal,
+                       timeouts=Timeouts.coerce(timeout) if timeout is not None else None,
+                       idempotent=idempotent, extensions=dict(extensions or {}))
+
+    async def _send(self, request: Request) -> Response:
+        self._ensure_open()
+        timeouts = request.timeouts or self._transport.timeouts
+        if timeouts.deadline is None:
+            return await self._chain(request)
+        loop = asyncio.get_running_loop()
+        deadline_at = loop.time() + timeouts.deadline
+        request.extensions["deadline_at"] = deadline_at
+        try:
+            async with asyncio.timeout_at(deadline_at):
+                return await self._chain(request)
+        except TimeoutError as exc:
+            if isinstance(exc, OllamaError) or loop.time() < deadline_at:
+                raise
+            raise DeadlineExceeded(
+                f"{request.endpoint}: the call's deadline of {timeouts.deadline:g}s passed") from exc
+
+    async def send(self, request: Request, *, through_middlewares: bool = True) -> Response:
+        """Send a hand-built ``Request``; the escape hatch for plugins and odd endpoints.
+
+        With ``through_middlewares=False`` the request goes straight to the transport,
+        which is how internal requests (health probes) avoid retries, breakers and limits.
+        """
+        if through_middlewares:
+            return await self._send(request)
+        self._ensure_open()
+        return await self._transport.handle(request)
+
+    async def _call(self, request: Request) -> Any:
+        response = await self._send(request)
+        return response.body
+
+    def _stream(self, request: Request, parse: Callable[[dict[str, Any]], T]) -> Stream[T]:
+        if self._closed:
+            raise OllamaError("the client is closed")
+        return Stream(lambda: self._send(request), parse, clock=self.clock,
+                      pause_timeout=self.pause_timeout)
+
+    # -- server ----------------------------------------------------------------------------
+
+    async def is_available(self, timeout: float = 2.0) -> bool:
+        """Whether the server answers ``GET /`` within ``timeout`` seconds. Never raises
+        (except for cancellation); bypasses the middleware chain so no retry delays it."""
+        request = self._request("GET", "/", "health", timeout=Timeouts(
+            connect=timeout, first_byte=timeout, idle=timeout),
+            extensions={"raw_body": True})
+        try:
+            self._ensure_open()
+            async with asyncio.timeout(timeout):
+                response = await self._transport.handle(request)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return False
+        return 200 <= response.status < 300
+
+    async def version(self) -> str:
+        """The server's version (``GET /api/version``)."""
+        body = await self._call(self._request("GET", "/api/version", "version"))
+        return str(body["version"])
+
+    # -- generation ------------------------------------------------------------------------
+
+    def _chat_request(self, request: ChatRequest | Mapping[str, Any], stream: bool,
+                      timeout: TimeoutArg, extensions: Mapping[str, Any] | None) -> Request:
+        body = _to_body(request, ChatRequest)
+        body["stream"] = stream
+        wire = self._prepare("chat", "chat", body)
+        return self._request("POST", "/api/chat", "chat", wire, stream=stream,
+                             terminal="done" if stream else None, timeout=timeout,
+                             extensions=extensions)
+
+    async def chat(self, request: ChatRequest | Mapping[str, Any], *,
+                   timeout: TimeoutArg = None,
+                   extensions: Mapping[str, Any] | None = None) -> ChatResponse:
+        """``POST /api/chat`` with ``"stream": false``: the whole answer at once."""
+        body = await self._call(self._chat_request(request, False, timeout, extensions))
+        return ChatResponse.from_dict(body)
+
+    def chat_stream(self, request: ChatRequest | Mapping[str, Any], *,
+                    timeout: TimeoutArg = None,
+                    extensions: Mapping[str, Any] | None = None) -> Stream[ChatResponse]:
+        """``POST /api/chat`` with ``"stream": true``; validated now, sent on first read."""
+        return self._stream(self._chat_request(request, True, timeout, extensions),
+                            ChatResponse.from_dict)
+
+    def _generate_request(self, request: GenerateRequest | Mapping[str, Any], stream: bool,
+                          timeout: TimeoutArg, extensions: Mapping[str, Any] | None) -> Request:
+        body = _to_body(request, GenerateRequest)
+        body["stream"] = stream
+        wire = self._prepare("generate", "generate", body)
+        return self._request("POST", "/api/generate", "generate", wire, stream=stream,
+                             terminal="done" if stream else None, timeout=timeout,
+                             extensions=extensions)
+
+    async def generate(self, request: GenerateRequest | Mapping[str, Any], *,
+                       timeout: TimeoutArg = None,
+                       extensions: Mapping[str, Any] | None = None) -> GenerateResponse:
+        """``POST /api/generate`` with ``"stream": false``."""
+        body = await self._call(self._generate_request(request, False, timeout, extensions))
+        return GenerateResponse.from_dict(body)
+
+    def generate_stream(self, request: GenerateRequest | Mapping[str, Any], *,
+                        timeout: TimeoutArg = None,
+                        extensions: Mapping[str, Any] | None = None,
+                        ) -> Stream[GenerateResponse]:
+        """``POST /api/generate`` with ``"stream": true``; validated now, sent on first read."""
+        return self._stream(self._generate_request(request, True, timeout, extensions),
+                            GenerateResponse.from_dict)
+
+    async def embed(self, request: EmbedRequest | Mapping[str, Any], *,
+                    timeout: TimeoutArg = None,
+                    extensions: Mapping[str, Any] | None = None) -> EmbedResponse:
+        """``POST /api/embed``: one vector per input, in order."""
+        wire = self._prepare("embed", "embed", _to_body(request, EmbedRequest))
+        body = await self._call(self._request("POST", "/api/embed", "embed", wire,
+                                              timeout=timeout, extensions=extensions))
+        return EmbedResponse.from_dict(body)
+
+    async def embeddings(self, request: EmbeddingsRequest | Mapping[str, Any], *,
+                         timeout: TimeoutArg = None,
+                         extensions: Mapping[str, Any] | None = None) -> EmbeddingsResponse:
+        """``POST /api/embeddings`` (the legacy single-prompt endpoint)."""
+        wire = self._prepare("embeddings", "embeddings", _to_body(request, EmbeddingsRequest))
+        body = await self._call(self._request("POST", "/api/embeddings", "embeddings", wire,
+                                              timeout=timeout, extensions=extensions))
+        return EmbeddingsResponse.from_dict(body)
+
+    # -- models ------------------------------------------------------------------------------
+
+    async def list_models(self) -> TagsResponse:
+        """``GET /api/tags``: the models on the server."""
+        return TagsResponse.from_dict(await self._call(self._request("GET", "/api/tags", "tags")))
+
+    async def list_running(self) -> RunningModelsResponse:
+        """``GET /api/ps``: the models loaded in memory."""
+        return RunningModelsResponse.from_dict(
+            await self._call(self._request("GET", "/api/ps", "ps")))
+
+    async def model_info(self, name: str, verbose: bool = False) -> ModelInfo:
+        """``POST /api/show``: details, parameters, template, capabilities of a model."""
+        body: dict[str, Any] = {"model": _check_name("model", name)}
+        if verbose:
+            body["verbose"] = True
+        wire = self._prepare("show", "show", body)
+        return ModelInfo.from_dict(await self._call(
+            self._request("POST", "/api/show", "show", wire)))
+
+    def _progress_request(self, endpoint: str, body: dict[str, Any], stream: bool,
+                          timeout: TimeoutArg) -> Request:
+        body["stream"] = stream
+        wire = self._prepare(endpoint, endpoint, body)
+        return self._request("POST", f"/api/{endpoint}", endpoint, wire, stream=stream,
+                             terminal="success" if stream else None, timeout=timeout,
+                             idempotent=endpoint == "pull")
+
+    async def pull_model(self, name: str, *, insecure: bool = False,
+                         timeout: TimeoutArg = None) -> ProgressResponse:
+        """``POST /api/pull`` without progress; returns the final ``success`` status."""
+        body = {"model": _check_name("model", name), **({"insecure": True} if insecure else {})}
+        return ProgressResponse.from_dict(
+            await self._call(self._progress_request("pull", body, False, timeout)))
+
+    def pull_model_stream(self, name: str, *, insecure: bool = False,
+                          timeout: TimeoutArg = None) -> Stream[ProgressResponse]:
+        """``POST /api/pull`` with a progress line per step; ends at ``success``."""
+        body = {"model": _check_name("model", name), **({"insecure": True} if insecure else {})}
+        return self._stream(self._progress_request("pull", body, True, timeout),
+                            ProgressResponse.from_dict)
+
+    async def push_model(self, name: str, *, insecure: bool = False,
+                         timeout: TimeoutArg = None) -> ProgressResponse:
+        """``POST /api/push`` without progress."""
+        body = {"model": _check_name("model", name), **({"insecure": True} if insecure else {})}
+        return ProgressResponse.from_dict(
+            await self._call(self._progress_request("push", body, False, timeout)))
+
+    def push_model_stream(self, name: str, *, insecure: bool = False,
+                          timeout: TimeoutArg = None) -> Stream[ProgressResponse]:
+        """``POST /api/push`` with progress lines."""
+        body = {"model": _check_name("model", name), **({"insecure": True} if insecure else {})}
+        return self._stream(self._progress_request("push", body, True, timeout),
+                            ProgressResponse.from_dict)
+
+    async def create_model(self, request: CreateRequest | Mapping[str, Any], *,
+                           timeout: TimeoutArg = None) -> ProgressResponse:
+        """``POST /api/create`` without progress."""
+        body = _to_body(request, CreateRequest)
+        return ProgressResponse.from_dict(
+            await self._call(self._progress_request("create", body, False, timeout)))
+
+    def create_model_stream(self, request: CreateRequest | Mapping[str, Any], *,
+                            timeout: TimeoutArg = None) -> Stream[ProgressResponse]:
+        """``POST /api/create`` with progress lines."""
+        body = _to_body(request, CreateRequest)
+        return self._stream(self._progress_request("create", body, True, timeout),
+                            ProgressResponse.from_dict)
+
+    async def copy_model(self, source: str, destination: str) -> None:
+        """``POST /api/copy``: give a model a second name."""
+        body = {"source": _check_name("source", source),
+                "destination": _check_name("destination", destination)}
+        wire = self._prepare("copy", "copy", body)
+        await self._call(self._request("POST", "/api/copy", "copy", wire, idempotent=False))
+
+    async def delete_model(self, name: str) -> None:
+        """``DELETE /api/delete``: remove a model."""
+        wire = self._prepare("delete", "delete", {"model": _check_name("model", name)})
+        await self._call(self._request("DELETE", "/api/delete", "delete", wire,
+                                       idempotent=False))
+
+    # -- blobs -------------------------------------------------------------------------------
+
+    async def blob_exists(self, digest: str) -> bool:
+        """``HEAD /api/blobs/<digest>``: whether the server has the blob."""
+        if not isinstance(digest, str) or not _DIGEST_RE.match(digest):
+            raise InvalidRequestError(
+                "invalid request: digest: must look like 'sha256:' followed by 64 hex digits",
+                field="digest", errors={"digest": ["must be sha256:<64 hex digits>"]})
+        try:
+            await self._send(self._request("HEAD", f"/api/blobs/{digest}", "blob_exists",
+                                           extensions={"raw_body": True}))
+        except NotFoundError:
+            return False
+        return True
+
+    async def push_blob(self, data: bytes | bytearray | memoryview | str | os.PathLike[str]
+                        ) -> str:
+        """Upload a blob unless the server has it already; returns its ``sha256:`` digest.
+
+        ``data`` is the content itself or a path to a file (read in chunks, never whole).
+        """
+        payload: bytes | Callable[[], AsyncIterator[bytes]]
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            payload = bytes(data)
+            digest = "sha256:" + hashlib.sha256(payload).hexdigest()
+        elif isinstance(data, (str, os.PathLike)):
+            path = Path(data)
+            if not path.is_file():
+                raise InvalidRequestError(f"invalid request: data: no such file: {path}",
+                                          field="data", errors={"data": ["no such file"]})
+            digest = "sha256:" + await asyncio.to_thread(_hash_file, path)
+            payload = lambda: _file_chunks(path)  # noqa: E731 - a fresh reader per attempt
+        else:
+            raise InvalidRequestError(
+                "invalid request: data: must be bytes or a path",
+                field="data", errors={"data": ["must be bytes or a path"]})
+        if await self.blob_exists(digest):
+            return digest
+        await self._send(self._request("POST", f"/api/blobs/{digest}", "push_blob",
+                                       data=payload, idempotent=True,
+                                       extensions={"raw_body": True}))
+        return digest
+
+
+def _to_body(request: Any, cls: type[Any]) -> dict[str, Any]:
+    """The wire dict of a typed request, or of a plain mapping in the wire shape."""
+    if isinstance(request, cls):
+        return dict(request.to_dict())
+    if isinstance(request, Mapping):
+        return dict(cls.from_dict(dict(request)).to_dict())
+    raise InvalidRequestError(
+        f"invalid request: expected {cls.__name__} or a dict, got {type(request).__name__}",
+        field="request", errors={"request": [f"expected {cls.__name__} or a dict"]})
+
+
+def _hash_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_BLOB_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as f:
+        while chunk := await asyncio.to_thread(f.read, _BLOB_CHUNK):
+            yield chunk
+

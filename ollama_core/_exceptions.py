@@ -1,0 +1,395 @@
+"""The one exception tree of ollama-core, and the single place aiohttp errors are mapped.
+
+::
+
+    OllamaError
+    ├── InvalidRequestError          the caller's request is invalid; nothing was sent
+    │                                (also a ValueError; ``.field`` names the bad field)
+    ├── InvalidConfigError           bad client or plugin configuration (also a ValueError)
+    ├── TransportError               the exchange with the server failed below HTTP
+    │   ├── ConnectError             could not connect (also the built-in ConnectionError)
+    │   ├── ReadError                the connection broke while reading (also ConnectionError)
+    │   └── TimeoutError             a timeout fired (also the built-in TimeoutError)
+    │       ├── ConnectTimeout       establishing the connection took too long
+    │       ├── FirstByteTimeout     the response did not start in time
+    │       ├── IdleTimeout          the gap between two stream chunks was too long
+    │       └── DeadlineExceeded     the overall deadline of the call passed
+    ├── ResponseError                Ollama answered with an error (``.status_code``, ``.error``)
+    │   ├── BadRequestError          400
+    │   ├── AuthenticationError      401 (``.signin_url`` when Ollama sends one)
+    │   ├── PermissionDeniedError    403 (a bare 403 is usually Ollama's Host-header guard)
+    │   ├── NotFoundError            404 (model or blob missing)
+    │   ├── RateLimitError           429 (``.retry_after`` in seconds, when sent)
+    │   └── ServerError              5xx (``ServiceUnavailableError`` for 503)
+    ├── StreamError                  a stream went wrong after it started
+    │   ├── StreamErrorLine          an ``{"error": ...}`` line arrived mid-stream (also a
+    │   │                            ResponseError, with the HTTP status of the stream)
+    │   ├── IncompleteStreamError    the stream ended without ``done: true`` / ``success``
+    │   ├── MalformedLineError       a line was not JSON (``.line_number``, ``.excerpt``)
+    │   ├── LineTooLongError         a line exceeded the configured bound
+    │   ├── StreamInterruptedError   the connection broke mid-stream (also ConnectionError)
+    │   └── StreamCancelledError     the stream was cancelled by its consumer
+    └── PluginError                  raised on behalf of a plugin
+        ├── CircuitOpenError         a breaker refused the call without touching the network
+        ├── RateLimitExceededError   the client-side limiter refused or timed out
+        └── AllEndpointsFailedError  failover ran out of endpoints (``.failures`` per URL)
+
+Every error raised because of an aiohttp exception is raised ``from`` it, so the original
+stays visible as ``__cause__``. Messages never contain credentials: URLs are shown with
+their user-info removed and header values are never included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import email.utils
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import aiohttp
+import yarl
+
+__all__ = [
+    "AllEndpointsFailedError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CircuitOpenError",
+    "ConnectError",
+    "ConnectTimeout",
+    "DeadlineExceeded",
+    "FirstByteTimeout",
+    "IdleTimeout",
+    "IncompleteStreamError",
+    "InvalidConfigError",
+    "InvalidRequestError",
+    "LineTooLongError",
+    "MalformedLineError",
+    "NotFoundError",
+    "OllamaError",
+    "PermissionDeniedError",
+    "PluginError",
+    "RateLimitError",
+    "RateLimitExceededError",
+    "ReadError",
+    "ResponseError",
+    "ServerError",
+    "ServiceUnavailableError",
+    "StreamCancelledError",
+    "StreamError",
+    "StreamErrorLine",
+    "StreamInterruptedError",
+    "TimeoutError",
+    "TransportError",
+    "map_aiohttp_errors",
+    "parse_retry_after",
+    "response_error_for",
+]
+
+
+class OllamaError(Exception):
+    """Base class of every error ollama-core raises on purpose."""
+
+
+class InvalidRequestError(OllamaError, ValueError):
+    """The request failed validation before anything was sent.
+
+    ``field`` is the dotted path of the first offending field (``"messages.0.role"``),
+    ``errors`` the full marshmallow-style mapping of field to messages.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None,
+                 errors: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.errors: dict[str, Any] = dict(errors or {})
+
+
+class InvalidConfigError(OllamaError, ValueError):
+    """Client or plugin configuration is invalid (raised when the client is built)."""
+
+
+class TransportError(OllamaError):
+    """The HTTP exchange failed below the HTTP layer."""
+
+
+class ConnectError(TransportError, ConnectionError):
+    """No connection could be made to the server."""
+
+
+class ReadError(TransportError, ConnectionError):
+    """The connection broke before a complete response was read."""
+
+
+class TimeoutError(TransportError, builtins.TimeoutError):  # noqa: A001 - deliberate shadow
+    """A timeout fired. Also a built-in ``TimeoutError`` (and so ``asyncio.TimeoutError``)."""
+
+
+class ConnectTimeout(TimeoutError):
+    """Connecting to the server took longer than the connect timeout."""
+
+
+class FirstByteTimeout(TimeoutError):
+    """The server did not start its response within the first-byte timeout."""
+
+
+class IdleTimeout(TimeoutError):
+    """No data arrived on a stream for longer than the idle timeout."""
+
+
+class DeadlineExceeded(TimeoutError):
+    """The overall deadline of the call passed."""
+
+
+class ResponseError(OllamaError):
+    """Ollama answered with an HTTP error status.
+
+    ``error`` is Ollama's own message (the ``error`` field of its JSON body, or the raw body
+    text when it is not JSON), ``status_code`` the HTTP status. ``str()`` follows the
+    official client: ``"<error> (status code: <n>)"``.
+    """
+
+    def __init__(self, error: str, status_code: int = -1, *,
+                 headers: Mapping[str, str] | None = None, body: Any = None) -> None:
+        self.error = error
+        self.status_code = status_code
+        self.headers: dict[str, str] = dict(headers or {})
+        self.body = body
+        super().__init__(f"{error} (status code: {status_code})")
+
+
+class BadRequestError(ResponseError):
+    """HTTP 400: Ollama rejected the request."""
+
+
+class AuthenticationError(ResponseError):
+    """HTTP 401: the server (or ollama.com behind it) wants credentials."""
+
+    @property
+    def signin_url(self) -> str | None:
+        """The ``signin_url`` Ollama sends with a 401, if any."""
+        if isinstance(self.body, dict):
+            url = self.body.get("signin_url")
+            return url if isinstance(url, str) else None
+        return None
+
+
+class PermissionDeniedError(ResponseError):
+    """HTTP 403. A bare 403 usually means Ollama's Host-header guard refused the request
+    (a reverse proxy must rewrite ``Host`` to ``localhost:11434``)."""
+
+
+class NotFoundError(ResponseError):
+    """HTTP 404: the model (or blob) does not exist on the server."""
+
+
+class RateLimitError(ResponseError):
+    """HTTP 429. ``retry_after`` is the server's ``Retry-After`` in seconds, if sent."""
+
+    @property
+    def retry_after(self) -> float | None:
+        return parse_retry_after(self.headers.get("Retry-After"))
+
+
+class ServerError(ResponseError):
+    """HTTP 5xx."""
+
+    @property
+    def retry_after(self) -> float | None:
+        return parse_retry_after(self.headers.get("Retry-After"))
+
+
+class ServiceUnavailableError(ServerError):
+    """HTTP 503, e.g. Ollama's ``server busy, please try again.`` when its queue is full."""
+
+
+class StreamError(OllamaError):
+    """A stream failed after it had started."""
+
+
+class StreamErrorLine(StreamError, ResponseError):
+    """An ``{"error": ...}`` line arrived in the middle of a stream."""
+
+    def __init__(self, error: str, status_code: int = 200, *,
+                 headers: Mapping[str, str] | None = None, body: Any = None) -> None:
+        ResponseError.__init__(self, error, status_code, headers=headers, body=body)
+
+
+class IncompleteStreamError(StreamError):
+    """The stream ended without its terminal line (``done: true`` or ``status: success``)."""
+
+
+class MalformedLineError(StreamError):
+    """A stream line was not valid JSON. ``excerpt`` holds its first 200 characters."""
+
+    def __init__(self, message: str, *, line_number: int, excerpt: str) -> None:
+        super().__init__(message)
+        self.line_number = line_number
+        self.excerpt = excerpt
+
+
+class LineTooLongError(StreamError):
+    """A stream line grew past the configured maximum line length."""
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class StreamInterruptedError(StreamError, ConnectionError):
+    """The connection broke in the middle of a stream."""
+
+
+class StreamCancelledError(StreamError):
+    """The stream was cancelled by its consumer (``cancel()`` or a pause timeout)."""
+
+
+class PluginError(OllamaError):
+    """Raised by a plugin on its own behalf."""
+
+
+class CircuitOpenError(PluginError):
+    """The circuit breaker for ``endpoint`` is open; no request was sent.
+
+    ``retry_at`` is the clock reading at which a probe will be allowed, ``retry_after``
+    the seconds left until then when the error was raised.
+    """
+
+    def __init__(self, endpoint: str, *, retry_after: float, retry_at: float) -> None:
+        super().__init__(
+            f"circuit breaker for {endpoint!r} is open; next probe allowed in {retry_after:.3f}s"
+        )
+        self.endpoint = endpoint
+        self.retry_after = retry_after
+        self.retry_at = retry_at
+
+
+class RateLimitExceededError(PluginError):
+    """The client-side rate limiter refused the call (or waited longer than allowed)."""
+
+    def __init__(self, message: str, *, endpoint: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.retry_after = retry_after
+
+
+class AllEndpointsFailedError(PluginError):
+    """Every failover endpoint failed; ``failures`` maps each URL to its last error."""
+
+    def __init__(self, failures: Mapping[str, BaseException]) -> None:
+        self.failures: dict[str, BaseException] = dict(failures)
+        detail = "; ".join(f"{url}: {type(e).__name__}: {e}" for url, e in self.failures.items())
+        super().__init__(f"all {len(self.failures)} endpoints failed ({detail})")
+
+
+_STATUS_CLASSES: dict[int, type[ResponseError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    429: RateLimitError,
+    503: ServiceUnavailableError,
+}
+
+
+def response_error_for(status: int, body: Any, headers: Mapping[str, str] | None = None,
+                       text: str | None = None) -> ResponseError:
+    """Build the right ``ResponseError`` subclass for an HTTP error status.
+
+    ``body`` is the decoded JSON body if it was JSON, ``text`` the raw text otherwise.
+    """
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        message = body["error"]
+    elif text:
+        message = text.strip()
+    else:
+        message = ""
+    if not message:
+        message = f"HTTP {status}"
+        if status == 403:
+            message += (" (empty body: Ollama's Host-header guard refuses non-local Host "
+                        "headers; a reverse proxy should set Host to localhost:11434)")
+    cls = _STATUS_CLASSES.get(status)
+    if cls is None:
+        cls = ServerError if status >= 500 else ResponseError
+    return cls(message, status, headers=headers, body=body if body is not None else text)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or an HTTP date).
+
+    >>> parse_retry_after("2")
+    2.0
+    >>> parse_retry_after(None) is None
+    True
+    >>> parse_retry_after("soon") is None
+    True
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds or seconds < 0:  # NaN or in the past
+        return 0.0
+    return seconds
+
+
+def _safe_url(url: object) -> str:
+    """A URL with any user-info removed, for messages."""
+    try:
+        parsed = url if isinstance(url, yarl.URL) else yarl.URL(str(url))
+        return str(parsed.with_user(None))
+    except Exception:  # pragma: no cover - message building must never fail
+        return "<url>"
+
+
+@contextlib.contextmanager
+def map_aiohttp_errors(url: object, *, phase: str = "request") -> Iterator[None]:
+    """Translate aiohttp (and socket) exceptions into the ollama-core tree.
+
+    ``phase`` is ``"connect"`` / ``"request"`` (before the response started) or ``"stream"``
+    (reading a body that had already started), which decides between ``ConnectError`` /
+    ``ReadError`` and ``StreamInterruptedError``, and which timeout class applies.
+    Cancellation is never mapped.
+    """
+    where = _safe_url(url)
+    try:
+        yield
+    except asyncio.CancelledError:
+        raise
+    except OllamaError:
+        raise
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise ConnectTimeout(f"timed out connecting to {where}") from exc
+    except aiohttp.ServerTimeoutError as exc:
+        if phase == "stream":
+            raise IdleTimeout(f"no data from {where} within the idle timeout") from exc
+        raise FirstByteTimeout(f"{where} did not start responding in time") from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise ConnectError(f"cannot connect to {where}: {exc.os_error}") from exc
+    except aiohttp.ClientPayloadError as exc:
+        raise StreamInterruptedError(f"connection to {where} broke mid-stream: {exc}") from exc
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError,
+            aiohttp.ClientConnectionError, ConnectionError) as exc:
+        if phase == "stream":
+            raise StreamInterruptedError(f"connection to {where} broke mid-stream: {exc}") from exc
+        if phase == "connect":
+            raise ConnectError(f"cannot connect to {where}: {exc}") from exc
+        raise ReadError(f"connection to {where} failed: {exc}") from exc
+    except builtins.TimeoutError as exc:
+        if phase == "stream":
+            raise IdleTimeout(f"no data from {where} within the idle timeout") from exc
+        raise FirstByteTimeout(f"{where} did not start responding in time") from exc
+    except aiohttp.ClientResponseError as exc:
+        raise ResponseError(exc.message or f"HTTP {exc.status}", exc.status) from exc
+    except aiohttp.ClientError as exc:
+        raise TransportError(f"HTTP error talking to {where}: {type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,243 @@
+"""Transport envelopes: the ``Request`` a middleware sees and the ``Response`` it returns.
+
+These are deliberately small and independent of aiohttp, so middlewares (retry, breaker,
+limiter, failover, cache) can be written and tested without knowing the transport.
+
+A streaming ``Response`` is *committed* when it is returned from the middleware chain: the
+transport has already read and parsed its first line, so any failure before the first chunk
+happens inside the chain (where retry and failover can act), and any failure after it
+surfaces while the caller iterates (where nothing may be retried, because the caller has
+already seen data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._upstreams import Upstream
+
+__all__ = ["Request", "Response", "Timeouts", "redact_headers"]
+
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """A copy of ``headers`` safe to print: credential-bearing values are masked."""
+    return {k: ("***" if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+@dataclass(slots=True, frozen=True)
+class Timeouts:
+    """Timeouts of one call, in seconds; ``None`` disables one.
+
+    - ``connect``: establishing a connection (pool wait excluded).
+    - ``first_byte``: from sending the request to the response headers. For a
+      non-streaming generation Ollama sends its headers only when the answer is complete,
+      so this bounds the whole generation there.
+    - ``idle``: the longest gap between two stream lines (and while reading a body).
+    - ``deadline``: the whole call, retries and backoff included. ``None`` by default so a
+      long stream is never cut (aiohttp's own 300 s ``total`` is disabled).
+    """
+
+    connect: float | None = 10.0
+    first_byte: float | None = 120.0
+    idle: float | None = 120.0
+    deadline: float | None = None
+
+    @classmethod
+    def coerce(cls, value: float | Timeouts | None) -> Timeouts:
+        """``120.0`` -> first_byte and idle of 120 s; a ``Timeouts`` passes through."""
+        if isinstance(value, Timeouts):
+            return value
+        if value is None:
+            return cls(connect=None, first_byte=None, idle=None, deadline=None)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            from ._exceptions import InvalidConfigError
+
+            raise InvalidConfigError(f"timeout must be a positive number or Timeouts, got {value!r}")
+        return cls(connect=min(10.0, float(value)), first_byte=float(value), idle=float(value))
+
+
+@dataclass(slots=True, eq=False)
+class Request:
+    """One logical call to Ollama, as it travels through the middleware chain.
+
+    ``endpoint`` is the API operation (``"chat"``, ``"generate"``, ``"embed"``, ``"tags"``,
+    ...); policies that are "per endpoint" key on it. ``upstream`` is the server this
+    attempt goes to (``None`` means the client's own base URL); failover sets it.
+    ``extensions`` carries per-plugin data (for instance ``{"cache": True}`` to ask the
+    cache for a chat response). ``terminal`` says which line ends the stream:
+    ``"done"`` (chat/generate) or ``"success"`` (pull/push/create).
+    """
+
+    method: str
+    path: str
+    endpoint: str
+    json: Any = None
+    data: bytes | Callable[[], AsyncIterator[bytes]] | None = None
+    stream: bool = False
+    terminal: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    upstream: Upstream | None = None
+    timeouts: Timeouts | None = None
+    idempotent: bool = True
+    extensions: dict[str, Any] = field(default_factory=dict)
+    attempt: int = 0
+
+    def copy(self, **changes: Any) -> Request:
+        """A shallow copy with ``changes`` applied; headers and extensions are copied too."""
+        values: dict[str, Any] = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        values["headers"] = dict(self.headers)
+        values["extensions"] = dict(self.extensions)
+        values.update(changes)
+        return Request(**values)
+
+    def __repr__(self) -> str:
+        target = self.upstream.display if self.upstream is not None else "<default>"
+        return (f"Request({self.method} {self.path} endpoint={self.endpoint!r} "
+                f"stream={self.stream} upstream={target} attempt={self.attempt} "
+                f"headers={redact_headers(self.headers)!r})")
+
+
+DoneCallback = Callable[[BaseException | None], None]
+
+
+class Response:
+    """The answer to a ``Request``.
+
+    For a plain call ``body`` holds the decoded JSON (``None`` for an empty body). For a
+    stream, iterate the response to get each parsed line as a ``dict`` (the first line has
+    already been read by the transport), and ``aclose()`` it when abandoning it early.
+
+    ``on_done(cb)`` registers ``cb(error_or_None)``; it runs exactly once, when a stream ends
+    (its terminal line, an error, or ``aclose()``, which reports ``StreamCancelledError``), or
+    at once for a plain response. Breakers, limiters and caches use it to learn the outcome
+    of a stream that outlives the middleware chain.
+    """
+
+    __slots__ = ("status", "headers", "request", "body", "from_cache", "upstream",
+                 "_bytes", "_lines", "_first", "_abort", "_callbacks", "_finished",
+                 "_taps")
+
+    def __init__(self, request: Request, status: int, headers: Mapping[str, str] | None = None,
+                 *, body: Any = None, lines: AsyncIterator[dict[str, Any]] | None = None,
+                 first: dict[str, Any] | None = None,
+                 abort: Callable[[], None] | None = None,
+                 upstream: Upstream | None = None, byte_counter: list[int] | None = None) -> None:
+        self.request = request
+        self.status = status
+        self.headers: Mapping[str, str] = headers or {}
+        self.body = body
+        self.from_cache = False
+        self.upstream = upstream
+        self._lines = lines
+        self._first = first
+        self._abort = abort
+        self._bytes = byte_counter if byte_counter is not None else [0]
+        self._callbacks: list[DoneCallback] = []
+        self._finished = lines is None
+        self._taps: list[Callable[[dict[str, Any]], None]] = []
+
+    @property
+    def is_stream(self) -> bool:
+        return self._lines is not None
+
+    @property
+    def bytes_received(self) -> int:
+        """Body bytes read so far (for a stream, updated as data arrives)."""
+        return self._bytes[0]
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    @classmethod
+    def from_lines(cls, request: Request, lines: Iterable[dict[str, Any]],
+                   status: int = 200) -> Response:
+        """A stream response replaying ``lines`` (used by caches and tests)."""
+        items = list(lines)
+
+        async def gen() -> AsyncIterator[dict[str, Any]]:
+            for item in items[1:]:
+                yield item
+
+        return cls(request, status, {}, lines=gen(), first=items[0] if items else None)
+
+    def on_done(self, callback: DoneCallback) -> None:
+        if self._finished:
+            callback(None)
+        else:
+            self._callbacks.append(callback)
+
+    def tap(self, observer: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``observer(line)`` for every line the consumer receives (before typing)."""
+        self._taps.append(observer)
+
+    def finish(self, error: BaseException | None) -> None:
+        """Mark the stream as ended and run the done callbacks (once)."""
+        if self._finished:
+            return
+        self._finished = True
+        callbacks, self._callbacks = self._callbacks, []
+        for cb in callbacks:
+            cb(error)
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[dict[str, Any]]:
+        if self._lines is None:
+            raise TypeError("not a streaming response")
+        taps = self._taps
+        try:
+            first, self._first = self._first, None
+            if first is not None:
+                for t in taps:
+                    t(first)
+                yield first
+            async for line in self._lines:
+                if taps:
+                    for t in taps:
+                        t(line)
+                yield line
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            self.finish(exc)
+            raise
+        else:
+            self.finish(None)
+
+    def abort(self) -> None:
+        """Drop the connection at once, even while a read is pending (synchronous).
+
+        A read waiting on the socket fails; the stream reports cancellation."""
+        if not self._finished:
+            from ._exceptions import StreamCancelledError
+
+            self.finish(StreamCancelledError("stream cancelled"))
+        abort, self._abort = self._abort, None
+        if abort is not None:
+            abort()
+
+    async def aclose(self) -> None:
+        """Release the connection. A stream closed before its end reports cancellation."""
+        if not self._finished:
+            from ._exceptions import StreamCancelledError
+
+            self.finish(StreamCancelledError("stream closed before it ended"))
+        lines, self._lines = self._lines, None
+        if lines is not None:
+            aclose = getattr(lines, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        abort, self._abort = self._abort, None
+        if abort is not None:
+            abort()
+
+    def __repr__(self) -> str:
+        kind = "stream" if self._lines is not None else "body"
+        return f"<Response {self.status} {kind} for {self.request.endpoint!r}>"
+

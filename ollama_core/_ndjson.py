@@ -1,0 +1,91 @@
+"""Incremental NDJSON decoding.
+
+Bytes arrive in arbitrary pieces: a line may span several reads, a multi-byte UTF-8
+character may be split between two reads, blank lines may appear, and the last line may
+lack its newline. The decoder buffers bytes and decodes only complete lines, so none of
+these cases needs special handling beyond the buffer itself. A line longer than
+``max_line_length`` raises instead of growing the buffer without bound.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from ._exceptions import LineTooLongError, MalformedLineError
+
+__all__ = ["DEFAULT_MAX_LINE_LENGTH", "NDJSONDecoder"]
+
+#: The same bound as Ollama's own Go client (8 MiB).
+DEFAULT_MAX_LINE_LENGTH = 8 * 1024 * 1024
+
+_loads = json.loads
+
+
+class NDJSONDecoder:
+    """Feed bytes, get decoded JSON objects.
+
+    >>> d = NDJSONDecoder()
+    >>> list(d.feed(b'{"a": 1}\\n{"b"'))
+    [{'a': 1}]
+    >>> list(d.feed(b': 2}\\n\\n'))
+    [{'b': 2}]
+    >>> list(d.close())
+    []
+    """
+
+    __slots__ = ("_buf", "_max", "line_number")
+
+    def __init__(self, max_line_length: int = DEFAULT_MAX_LINE_LENGTH) -> None:
+        self._buf = b""
+        self._max = max_line_length
+        #: Number of lines seen so far, blank ones included (for error messages).
+        self.line_number = 0
+
+    def feed(self, data: bytes) -> Iterator[dict[str, Any]]:
+        """Decode every complete line in the buffer plus ``data``."""
+        buf = self._buf + data if self._buf else data
+        if b"\n" not in buf:
+            if len(buf) > self._max:
+                self._buf = b""
+                raise LineTooLongError(
+                    f"stream line {self.line_number + 1} exceeds {self._max} bytes",
+                    limit=self._max)
+            self._buf = buf
+            return
+        *lines, self._buf = buf.split(b"\n")
+        if len(self._buf) > self._max:
+            raise LineTooLongError(
+                f"stream line {self.line_number + len(lines) + 1} exceeds {self._max} bytes",
+                limit=self._max)
+        for line in lines:
+            self.line_number += 1
+            if len(line) > self._max:
+                raise LineTooLongError(
+                    f"stream line {self.line_number} exceeds {self._max} bytes", limit=self._max)
+            if not line or line.isspace():
+                continue
+            yield self._decode(line)
+
+    def close(self) -> Iterator[dict[str, Any]]:
+        """Decode what is left at end of stream (a last line without newline)."""
+        rest, self._buf = self._buf, b""
+        if rest and not rest.isspace():
+            self.line_number += 1
+            yield self._decode(rest)
+
+    def _decode(self, line: bytes) -> dict[str, Any]:
+        try:
+            value = _loads(line)
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+            excerpt = line[:200].decode("utf-8", "replace")
+            raise MalformedLineError(
+                f"stream line {self.line_number} is not valid JSON ({exc}): {excerpt!r}",
+                line_number=self.line_number, excerpt=excerpt) from exc
+        if not isinstance(value, dict):
+            excerpt = line[:200].decode("utf-8", "replace")
+            raise MalformedLineError(
+                f"stream line {self.line_number} is not a JSON object: {excerpt!r}",
+                line_number=self.line_number, excerpt=excerpt)
+        return value

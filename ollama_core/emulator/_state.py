@@ -1,0 +1,150 @@
+"""The mutable state of one emulated server: models, blobs, loaded models, requests."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._faults import FaultSet
+from ._models import DEFAULT_MODELS, DEFAULT_REGISTRY, ModelRecord, build_model_map, normalize_name
+
+__all__ = ["EmulatorState", "LoadedModel", "RecordedRequest"]
+
+#: Ollama's default keep-alive (OLLAMA_KEEP_ALIVE) and context size below 23 GiB of VRAM.
+DEFAULT_KEEP_ALIVE = 300.0
+DEFAULT_NUM_CTX = 4096
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request that reached the emulator (recorded before any fault applied).
+
+    ``json`` is the parsed body, or ``None`` when there was none or it was not JSON.
+    """
+
+    method: str
+    path: str
+    json: Any
+    headers: dict[str, str]
+    time: float
+
+
+@dataclass
+class LoadedModel:
+    """A model in memory, as ``/api/ps`` lists it; ``expires`` is ``inf`` for forever."""
+
+    record: ModelRecord
+    expires: float
+    context_length: int
+
+
+@dataclass
+class EmulatorState:
+    models: dict[str, ModelRecord]
+    registry: dict[str, ModelRecord]
+    version: str = "0.33.0"
+    chunk_delay: float = 0.0
+    faults: FaultSet = field(default_factory=FaultSet)
+    blobs: dict[str, int] = field(default_factory=dict)
+    loaded: dict[str, LoadedModel] = field(default_factory=dict)
+    _requests: list[RecordedRequest] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def create(
+        cls,
+        models: Mapping[str, ModelRecord] | Iterable[str | ModelRecord] | None,
+        registry: Mapping[str, ModelRecord] | Iterable[str | ModelRecord] | None,
+        version: str,
+        chunk_delay: float,
+    ) -> EmulatorState:
+        return cls(
+            models=build_model_map(models, DEFAULT_MODELS),
+            registry=build_model_map(registry, DEFAULT_REGISTRY),
+            version=version,
+            chunk_delay=chunk_delay,
+        )
+
+    # ----------------------------------------------------------------- models
+
+    @staticmethod
+    def _lookup(table: Mapping[str, ModelRecord], name: str) -> ModelRecord | None:
+        wanted = normalize_name(name).lower()
+        for key, record in table.items():
+            if key.lower() == wanted:
+                return record
+        return None
+
+    def find(self, name: str) -> ModelRecord | None:
+        """The installed model called ``name`` (tag defaults to latest; any case)."""
+        return self._lookup(self.models, name)
+
+    def find_in_registry(self, name: str) -> ModelRecord | None:
+        return self._lookup(self.registry, name)
+
+    def install(self, record: ModelRecord) -> None:
+        """Add or replace a model (an existing name in another case is replaced)."""
+        existing = self.find(record.name)
+        if existing is not None:
+            del self.models[existing.name]
+        self.models[record.name] = record
+
+    def remove(self, record: ModelRecord) -> None:
+        self.models.pop(record.name, None)
+        self.loaded.pop(record.name, None)
+
+    # ----------------------------------------------------------------- memory
+
+    def touch(self, record: ModelRecord, keep_alive: float | None, options: Mapping[str, Any]) -> None:
+        """Mark ``record`` as used now; ``keep_alive`` 0 unloads it after the request."""
+        if keep_alive == 0:
+            self.loaded.pop(record.name, None)
+            return
+        seconds = DEFAULT_KEEP_ALIVE if keep_alive is None else keep_alive
+        expires = math.inf if math.isinf(seconds) else time.time() + seconds
+        num_ctx = options.get("num_ctx")
+        if isinstance(num_ctx, (int, float)) and not isinstance(num_ctx, bool) and num_ctx > 0:
+            context = int(num_ctx)
+        elif record.has("embedding"):
+            context = min(DEFAULT_NUM_CTX, record.context_length)
+        else:
+            context = DEFAULT_NUM_CTX
+        self.loaded[record.name] = LoadedModel(record, expires, context)
+
+    def unload(self, record: ModelRecord) -> None:
+        self.loaded.pop(record.name, None)
+
+    def running(self) -> list[LoadedModel]:
+        """Loaded models that have not expired, longest remaining first (as /api/ps)."""
+        now = time.time()
+        for name in [n for n, m in self.loaded.items() if m.expires <= now]:
+            del self.loaded[name]
+        return sorted(self.loaded.values(), key=lambda m: m.expires, reverse=True)
+
+    # --------------------------------------------------------------- requests
+
+    def record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._requests.clear()
+
+    def hits(self, path: str | None = None, method: str | None = None) -> int:
+        with self._lock:
+            return sum(
+                1
+                for r in self._requests
+                if (path is None or r.path == path)
+                and (method is None or r.method == method.upper())
+            )

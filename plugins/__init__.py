@@ -1,0 +1,1 @@
+"""First-party plugins of ollama-core, importable as ``ollama_plugins``."""
