@@ -100,7 +100,7 @@ class _Builder(Generic[_R]):
                 missing; ``.field`` names it.
         """
         kwargs = copy.deepcopy(dict(self._fields))
-        kwargs.setdefault("model", "")  # reported by validation, not as a TypeError
+        kwargs.setdefault("model", None)  # reported by validation, not as a TypeError
         request: _R = self._REQUEST(**kwargs)  # type: ignore[assignment]
         request.validate()
         return request

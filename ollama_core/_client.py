@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -52,6 +53,8 @@ from ._types import (
 from ._upstreams import Upstream, UpstreamRegistry
 
 __all__ = ["OllamaClient"]
+
+log = logging.getLogger("ollama_core")
 
 T = TypeVar("T")
 TimeoutArg = float | Timeouts | None
@@ -102,16 +105,16 @@ class OllamaClient:
         url = resolve_base_url(base_url)
         if api_key is None:
             api_key = os.environ.get("OLLAMA_API_KEY") or None
-        self.clock: Clock = clock if clock is not None else MonotonicClock()
+        self._clock: Clock = clock if clock is not None else MonotonicClock()
         self.pause_timeout = pause_timeout
-        self.upstreams = UpstreamRegistry([Upstream(url)])
+        self._upstreams = UpstreamRegistry([Upstream(url)])
         self._plugins = PluginManager()
         self._transport = AiohttpTransport(
-            self._plugins, self.upstreams, timeouts=Timeouts.coerce(timeout), headers=headers,
+            self._plugins, self._upstreams, timeouts=Timeouts.coerce(timeout), headers=headers,
             api_key=api_key, max_connections=max_connections, max_line_length=max_line_length,
             ssl=ssl, trust_env=trust_env)
         self._api_key = api_key
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[tuple[str, asyncio.Task[None]]] = []
         self._opened = False
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -143,7 +146,17 @@ class OllamaClient:
     @property
     def base_url(self) -> str:
         """The primary server's URL, without credentials."""
-        return self.upstreams.primary.display
+        return self._upstreams.primary.display
+
+    @property
+    def clock(self) -> Clock:
+        """The time source every policy of this client uses."""
+        return self._clock
+
+    @property
+    def upstreams(self) -> UpstreamRegistry:
+        """The servers this client may talk to (failover and health checks share it)."""
+        return self._upstreams
 
     @property
     def timeouts(self) -> Timeouts:
@@ -196,7 +209,7 @@ class OllamaClient:
     async def remove_plugin(self, name: str) -> None:
         """Unregister a plugin, stop its background tasks and rebuild the chain."""
         plugin = self._plugins.get(name)
-        await self._stop_tasks(owner=plugin)
+        await self._stop_tasks(owner=name)
         close = getattr(plugin, "ollama_client_close", None)
         self._plugins.remove(name)
         if callable(close):
@@ -243,18 +256,14 @@ class OllamaClient:
             self._start_tasks()
 
     def _start_tasks(self, only: str | None = None) -> None:
-        plugins = self._plugins
-        for factory in plugins.background_tasks(self):
-            owner = getattr(factory, "__self__", None)
-            if only is not None and owner is not plugins.get(only):
-                continue
-            task = asyncio.get_running_loop().create_task(factory())
-            task.owner = owner  # type: ignore[attr-defined]
-            self._tasks.append(task)
+        loop = asyncio.get_running_loop()
+        for owner, factory in self._plugins.background_tasks(self, only):
+            task = loop.create_task(factory(), name=f"ollama-core:{owner}")
+            self._tasks.append((owner, task))
 
-    async def _stop_tasks(self, owner: object | None = None) -> None:
-        stopping = [t for t in self._tasks
-                    if owner is None or getattr(t, "owner", None) is owner]
+    async def _stop_tasks(self, owner: str | None = None) -> None:
+        stopping = [t for name, t in self._tasks if owner is None or name == owner]
+        self._tasks = [(n, t) for n, t in self._tasks if t not in stopping]
         for task in stopping:
             task.cancel()
         for task in stopping:
@@ -262,7 +271,8 @@ class OllamaClient:
                 await task
             except asyncio.CancelledError:
                 pass
-            self._tasks.remove(task)
+            except Exception as exc:  # a crashed background task must not be lost
+                log.warning("background task %s failed: %r", task.get_name(), exc)
 
     async def aclose(self) -> None:
         """Stop background tasks, tell plugins, close the HTTP session. Idempotent."""

@@ -243,7 +243,12 @@ class PluginManager:
     def _refresh(self) -> None:
         # Cached so the per-chunk path tests a bool instead of asking pluggy every chunk.
         hook = self._pm.hook
-        self.has_chunk_hook = bool(hook.ollama_stream_chunk.get_hookimpls())
+        # pluggy would hand every implementation the original chunk; a transform must see
+        # the previous one's output, so the chunk hook is chained by hand, in pluggy's
+        # call order (last registered first, tryfirst/trylast respected).
+        self._chunk_impls = [(impl.function, tuple(impl.argnames))
+                             for impl in reversed(hook.ollama_stream_chunk.get_hookimpls())]
+        self.has_chunk_hook = bool(self._chunk_impls)
         self.has_request_hooks = bool(
             hook.ollama_request.get_hookimpls() or hook.ollama_response.get_hookimpls()
             or hook.ollama_error.get_hookimpls())
@@ -273,12 +278,19 @@ class PluginManager:
         return out
 
     def background_tasks(
-        self, client: OllamaClient,
-    ) -> list[Callable[[], Coroutine[Any, Any, None]]]:
-        out: list[Callable[[], Coroutine[Any, Any, None]]] = []
-        for result in reversed(self._pm.hook.ollama_background_tasks(client=client)):
-            if result:
-                out.extend(result)
+        self, client: OllamaClient, only: str | None = None,
+    ) -> list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]]:
+        """``(plugin name, coroutine function)`` pairs, optionally of one plugin only."""
+        out: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = []
+        # Called implementation by implementation so each task knows its owner, which is
+        # what lets remove_plugin stop exactly that plugin's tasks.
+        for impl in self._pm.hook.ollama_background_tasks.get_hookimpls():
+            if only is not None and impl.plugin_name != only:
+                continue
+            kwargs = {"client": client}
+            result = impl.function(*[kwargs[a] for a in impl.argnames])
+            for factory in result or ():
+                out.append((impl.plugin_name, factory))
         return out
 
     def client_close(self, client: OllamaClient) -> None:
@@ -298,7 +310,10 @@ class PluginManager:
         self._pm.hook.ollama_error(request=request, error=error)
 
     def stream_chunk(self, request: Request, chunk: dict[str, Any]) -> dict[str, Any]:
-        for replacement in self._pm.hook.ollama_stream_chunk(request=request, chunk=chunk):
+        """Run the chunk transforms in turn; each sees the previous one's result."""
+        for function, argnames in self._chunk_impls:
+            args = [request if a == "request" else chunk for a in argnames]
+            replacement = function(*args)
             if replacement is not None:
                 chunk = replacement
         return chunk

@@ -104,7 +104,6 @@ ThinkLevel: TypeAlias = Literal["low", "medium", "high", "max"]
 #: A Go duration string (``"5m"``, ``"-1h"``) or a number of seconds (``0`` unloads at once,
 #: negative keeps the model loaded forever).
 KeepAlive: TypeAlias = "float | str"
-JsonDict: TypeAlias = "dict[str, Any]"
 
 # Known role strings map to the enum through a dict lookup: Enum.__call__ is ~10x slower and
 # this runs for every streamed chat chunk.
@@ -155,8 +154,8 @@ def _one(cls: type[_Wire]) -> _Conv:
     """Converter for a field holding one nested ``cls`` (typed or as a dict)."""
 
     def dump(value: Any) -> Any:
-        if isinstance(value, Mapping) and not isinstance(value, _Wire):
-            value = cls.from_dict(value)  # normalises nested typed values inside the dict
+        if isinstance(value, Mapping):
+            value = cls.from_dict(value)  # normalises typed values nested inside the dict
         return _to_wire(value)
 
     return _Conv(lambda v: _typed(cls, v), dump)
@@ -219,12 +218,11 @@ class _Wire:
     _ATTR_OF: ClassVar[Mapping[str, str]] = {}
     #: attribute names of all fields except ``extra``.
     _FIELDS: ClassVar[frozenset[str]] = frozenset()
-    #: wire keys of all fields except ``extra`` (what ``from_dict`` does not put in ``extra``).
-    _WIRE_KEYS: ClassVar[frozenset[str]] = frozenset()
     #: converters of nested fields, by attribute.
     _NESTED: ClassVar[Mapping[str, _Conv]] = _NO_NESTED
-    #: values ``from_dict`` passes for required constructor arguments missing from the data,
-    #: so that validation (not a ``TypeError``) reports them.
+    #: values ``from_dict`` passes for required constructor arguments missing from the data
+    #: (``None``, which ``to_dict`` leaves out), so that validation reports them as missing
+    #: instead of the constructor raising ``TypeError``.
     _MISSING: ClassVar[Mapping[str, Any]] = {}
 
     if TYPE_CHECKING:
@@ -288,12 +286,13 @@ class _Wire:
 def _wire(cls: _WC) -> _WC:
     """Fill in the field tables of a ``_Wire`` dataclass (run after ``@dataclass``)."""
     keys = tuple(
-        (f.name, str(f.metadata.get("wire", f.name))) for f in fields(cast(Any, cls)) if f.name != "extra"
+        (f.name, str(f.metadata.get("wire", f.name)))
+        for f in fields(cast(Any, cls))
+        if f.name != "extra"
     )
     cls._KEYS = keys
     cls._ATTR_OF = {key: attr for attr, key in keys if key != attr}
     cls._FIELDS = frozenset(attr for attr, _ in keys)
-    cls._WIRE_KEYS = frozenset(key for _, key in keys)
     return cls
 
 
@@ -448,13 +447,12 @@ class ToolCallFunction(_Wire):
     index: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    _MISSING = {"name": ""}
-
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Self:
         """Build from wire JSON (hand-written: tool calls arrive in stream chunks)."""
+        name: Any = d.get("name")
         return cls(
-            name=d.get("name", ""),
+            name=name,
             arguments=d.get("arguments", {}),
             index=d.get("index"),
             extra=_extra(d, _TOOL_CALL_FUNCTION_KEYS),
@@ -471,7 +469,6 @@ class ToolCall(_Wire):
     extra: dict[str, Any] = field(default_factory=dict)
 
     _NESTED = {"function": _one(ToolCallFunction)}
-    _MISSING = {"function": None}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Self:
@@ -512,7 +509,6 @@ class ChatMessage(_Wire):
     extra: dict[str, Any] = field(default_factory=dict)
 
     _NESTED = {"role": _ROLE, "images": _IMAGES, "tool_calls": _many(ToolCall)}
-    _MISSING = {"role": None}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Self:
@@ -542,7 +538,7 @@ class ToolFunction(_Wire):
     extra: dict[str, Any] = field(default_factory=dict)
 
     _NESTED = {"parameters": _MAPPING}
-    _MISSING = {"name": ""}
+    _MISSING = {"name": None}
 
 
 @_wire
@@ -612,7 +608,7 @@ class _Request(_Normalised):
 
     #: the ``validate_request`` kind of this request
     _KIND: ClassVar[str] = ""
-    _MISSING = {"model": ""}
+    _MISSING = {"model": None}
 
     def validate(self) -> dict[str, Any]:
         """Validate and return the wire JSON to send.

@@ -122,8 +122,9 @@ def ollama_response(request: Request, response: Response) -> None:
 def ollama_stream_chunk(request: Request, chunk: dict[str, Any]) -> dict[str, Any] | None:
     """Called for every parsed line of a stream, before it is turned into a typed chunk
     and handed to the caller. Return a ``dict`` to replace the chunk, or ``None`` to keep
-    it. When no plugin implements this hook the client skips it entirely, so it costs
-    nothing per chunk.
+    it. Implementations are chained: each receives the chunk as the previous one left it
+    (in pluggy's call order). When no plugin implements this hook the client skips it
+    entirely, so it costs nothing per chunk.
 
     :param request: the streaming request.
     :param chunk: the decoded JSON line.

@@ -28,8 +28,8 @@ __all__ = ["OllamaEmulator"]
 CONTROL_PREFIX: Final = "/_emulator"
 # Blob uploads carry whole model files.
 _MAX_BODY: Final = 1 << 34
-# Handlers still streaming when the server stops get this long before being cut off.
-_SHUTDOWN_TIMEOUT: Final = 0.25
+# How long stop() lets handlers notice their connection is gone before cancelling them.
+_SHUTDOWN_TIMEOUT: Final = 0.1
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -98,8 +98,17 @@ class OllamaEmulator:
     async def stop(self) -> None:
         """Stop listening and close every connection (streams in progress are cut)."""
         runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        if runner is None:
+            return
+        for site in list(runner.sites):
+            await site.stop()
+        if runner.server is not None:
+            # like a server process going away: every connection closes now, even those
+            # in the middle of a stream (aiohttp alone would wait for handlers to finish)
+            for handler in runner.server.connections:
+                if handler.transport is not None:
+                    handler.transport.close()
+        await runner.cleanup()
 
     async def __aenter__(self) -> OllamaEmulator:
         return await self.start()
@@ -220,11 +229,13 @@ class OllamaEmulator:
             # gin's plain-text 405 (HandleMethodNotAllowed = true)
             return web.Response(
                 status=405,
-                text="405 method not allowed",
-                headers={"Allow": ", ".join(sorted(exc.allowed_methods))},
+                body=b"405 method not allowed",
+                headers={"Content-Type": "text/plain", "Allow": ", ".join(sorted(exc.allowed_methods))},
             )
         except web.HTTPNotFound:
-            return web.Response(status=404, text="404 page not found")
+            return web.Response(
+                status=404, body=b"404 page not found", headers={"Content-Type": "text/plain"}
+            )
 
     # ------------------------------------------------------------ control API
 

@@ -37,8 +37,8 @@ from ._writer import Responder
 
 __all__ = ["OllamaRoutes", "RESPONDER_KEY", "BODY_KEY"]
 
-RESPONDER_KEY: Final = "ollama_emulator.responder"
-BODY_KEY: Final = "ollama_emulator.body"
+RESPONDER_KEY: Final = web.RequestKey("ollama_emulator.responder", Responder)
+BODY_KEY: Final = web.RequestKey("ollama_emulator.body", bytes)
 
 _DIGEST: Final = re.compile(r"^sha256[:-]([0-9a-fA-F]{64})$")
 _VISION_ERROR: Final = (
@@ -72,9 +72,7 @@ Progress = Iterator[dict[str, Any]]
 
 
 def _context(request: web.Request) -> tuple[Responder, bytes]:
-    responder: Responder = request[RESPONDER_KEY]
-    body: bytes = request[BODY_KEY]
-    return responder, body
+    return request[RESPONDER_KEY], request[BODY_KEY]
 
 
 def _truthy_think(value: Any) -> bool:

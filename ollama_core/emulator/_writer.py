@@ -37,8 +37,9 @@ def abort_connection(request: web.BaseRequest) -> None:
     transport = request.transport
     if transport is None:
         return
+    # asyncio hands out a TransportSocket wrapper, which still has setsockopt
     sock = transport.get_extra_info("socket")
-    if isinstance(sock, socket.socket):
+    if sock is not None:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         except OSError:

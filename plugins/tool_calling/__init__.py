@@ -98,7 +98,8 @@ def import_tool(path: str) -> Callable[..., Any]:
             raise ValueError(f"{module_name!r} has no attribute {attr!r}") from None
     if not callable(target):
         raise ValueError(f"{path!r} is a {type(target).__name__}, not a callable")
-    return target
+    function: Callable[..., Any] = target
+    return function
 
 
 class _Settings:

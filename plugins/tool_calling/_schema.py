@@ -295,14 +295,15 @@ class _ObjectNode(_Node):
     """An object with known properties: a dataclass, a ``TypedDict`` or a parameter list.
 
     ``build`` turns the checked properties into the Python value (the dataclass itself, or
-    a plain dict); ``open`` lets unknown keys through (a function with ``**kwargs``).
+    a plain dict); ``rest`` checks the values of unknown keys, which are only allowed when
+    it is given (a function with ``**kwargs``).
     """
 
     def __init__(self, properties: list[_Property], *, description: str = "",
-                 build: Callable[..., Any] = dict, open: bool = False,
+                 build: Callable[..., Any] = dict, rest: _Node | None = None,
                  noun: str = "field") -> None:
         self.properties = {p.name: p for p in properties}
-        self.build, self.open, self.noun = build, open, noun
+        self.build, self.rest, self.noun = build, rest, noun
         self.schema = {"type": "object"}
         if description:
             self.schema["description"] = description
@@ -312,7 +313,7 @@ class _ObjectNode(_Node):
 
     def check(self, value: Any, path: str) -> dict[str, Any]:
         """The checked and converted properties present in ``value`` (unknown ones too when
-        the object is open)."""
+        ``rest`` is given)."""
         if not isinstance(value, Mapping):
             raise _mismatch(path, "object", value)
         problems: list[str] = []
@@ -328,11 +329,15 @@ class _ObjectNode(_Node):
             except _Invalid as exc:
                 problems.extend(exc.problems)
         for name in value:
-            if name not in self.properties:
-                if self.open:
-                    out[name] = value[name]
-                else:
-                    problems.append(f"unexpected {self.noun} '{_join_path(path, name)}'")
+            if name in self.properties:
+                continue
+            if self.rest is None:
+                problems.append(f"unexpected {self.noun} '{_join_path(path, name)}'")
+                continue
+            try:
+                out[name] = self.rest.load(value[name], _join_path(path, name))
+            except _Invalid as exc:
+                problems.extend(exc.problems)
         if problems:
             raise _Invalid(problems)
         return out
@@ -552,12 +557,17 @@ class CompiledFunction:
         return tuple(args), values
 
 
+def _unwrap_partial(fn: Callable[..., Any]) -> Callable[..., Any]:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return fn
+
+
 def _hint_target(fn: Callable[..., Any]) -> Any:
     """The object whose annotations describe ``fn``'s parameters."""
-    if isinstance(fn, functools.partial):
-        return _hint_target(fn.func)
+    fn = _unwrap_partial(fn)
     if isinstance(fn, type):
-        return fn.__init__
+        return getattr(fn, "__init__")  # the class's hints are its attributes, not these
     if inspect.isfunction(fn) or inspect.ismethod(fn) or inspect.isbuiltin(fn):
         return fn
     call = getattr(type(fn), "__call__", None)
@@ -565,8 +575,7 @@ def _hint_target(fn: Callable[..., Any]) -> Any:
 
 
 def _default_name(fn: Callable[..., Any]) -> str:
-    if isinstance(fn, functools.partial):
-        return _default_name(fn.func)
+    fn = _unwrap_partial(fn)
     name = getattr(fn, "__name__", None)
     return name if isinstance(name, str) else type(fn).__name__
 
@@ -588,27 +597,30 @@ def compile_function(fn: Callable[..., Any], *, name: str | None = None,
     owner = f"tool {tool_name!r}"
     signature = inspect.signature(fn)
     hints = _resolve_hints(_hint_target(fn), owner)
-    doc = parse_docstring(inspect.getdoc(fn))
+    # A partial's own docstring describes functools.partial, not the tool.
+    doc = parse_docstring(inspect.getdoc(_unwrap_partial(fn)))
     props: list[_Property] = []
     positional: list[str] = []
     defaults: dict[str, Any] = {}
-    open_ = False
+    rest: _Node | None = None
     for i, param in enumerate(signature.parameters.values()):
-        if param.kind is param.VAR_KEYWORD:
-            open_ = True
-            continue
         if param.kind is param.VAR_POSITIONAL or (i == 0 and param.name in ("self", "cls")):
             continue
         try:
             node = _compile(hints.get(param.name, param.annotation))
         except TypeError as exc:
             raise TypeError(f"{owner}, parameter {param.name!r}: {exc}") from exc
+        if param.kind is param.VAR_KEYWORD:
+            # Not in the schema (a model cannot be told "any other name"), but names the
+            # function accepts are passed through, checked against its annotation.
+            rest = node
+            continue
         props.append(_Property(param.name, _describe(node, doc.params.get(param.name)),
                                param.default is param.empty))
         if param.kind is param.POSITIONAL_ONLY:
             positional.append(param.name)
             defaults[param.name] = param.default
-    params = _ObjectNode(props, open=open_, noun="argument")
+    params = _ObjectNode(props, rest=rest, noun="argument")
     summary = description if description is not None else doc.summary
     tool = Tool(function=ToolFunction(name=tool_name, description=summary or None,
                                       parameters=copy.deepcopy(params.schema)))

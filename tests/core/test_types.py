@@ -231,9 +231,11 @@ def test_model_objects_are_typed() -> None:
 # ---------------------------------------------------------------------------------------------
 
 SCHEMA = {"type": "object", "properties": {"age": {"type": "integer"}}, "required": ["age"]}
-TOOL = {"type": "function", "function": {"name": "get_weather", "description": "Weather",
-                                         "parameters": {"type": "object", "properties": {
-                                             "city": {"type": "string"}}}}}
+TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {"name": "get_weather", "description": "Weather",
+                 "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
+}
 
 REQUESTS: list[tuple[type[Any], dict[str, Any]]] = [
     (ChatRequest, {"model": "m", "messages": []}),
@@ -323,7 +325,7 @@ def test_nested_dicts_and_typed_objects_are_equivalent() -> None:
     # dicts were converted when the request was built
     assert all(isinstance(m, ChatMessage) for m in as_dicts.messages)
     assert isinstance(as_dicts.tools[0], Tool)  # type: ignore[index]
-    assert isinstance(as_dicts.tools[0].function, ToolFunction)  # type: ignore[index,union-attr]
+    assert isinstance(as_dicts.tools[0].function, ToolFunction)  # type: ignore[index]
     assert isinstance(as_dicts.options, Options)
     assert as_dicts.options.extra == {"mirostat": 1}
 
@@ -351,7 +353,7 @@ def test_image_bytes_are_base64_encoded() -> None:
     encoded = base64.b64encode(raw).decode()
     msg = ChatMessage("user", "look", images=[raw, encoded])
     assert msg.to_dict()["images"] == [encoded, encoded]
-    gen = GenerateRequest(model="m", images=[bytearray(raw)])
+    gen = GenerateRequest(model="m", images=[bytearray(raw)])  # type: ignore[list-item]
     assert gen.to_dict()["images"] == [encoded]
     assert gen.validate()["images"] == [encoded]
 

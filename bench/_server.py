@@ -1,0 +1,156 @@
+"""The emulator in its own process, plus what the benchmark reads about it from outside.
+
+The emulator runs as ``python -m ollama_core.emulator --port 0`` so that its CPU time is not
+charged to the clients' event loop (on a 2-core machine the two processes still share the
+CPU, so server time is part of every figure). Its open connections and CPU time are read
+from ``/proc`` (Linux), because the control API of the emulator does not expose them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+__all__ = ["EmulatorProcess", "process_cpu_seconds"]
+
+_LISTENING = re.compile(r"listening on (http://[^\s]+)")
+_TCP_ESTABLISHED = "01"
+_TCP_CLOSE_WAIT = "08"
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` (``None`` when /proc is unavailable)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name may contain spaces; the fields after it are space separated.
+    fields = raw[raw.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+class EmulatorProcess:
+    """Start the emulator, wait until it answers, stop it with SIGTERM."""
+
+    def __init__(self, python: str = sys.executable, startup_timeout: float = 20.0) -> None:
+        self._python = python
+        self._startup_timeout = startup_timeout
+        self._proc: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.port = 0
+
+    def start(self) -> EmulatorProcess:
+        env = dict(os.environ)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        self._proc = subprocess.Popen(
+            [self._python, "-m", "ollama_core.emulator", "--port", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        assert self._proc.stdout is not None
+        deadline = time.monotonic() + self._startup_timeout
+        seen: list[str] = []
+        while time.monotonic() < deadline:
+            line = self._proc.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            match = _LISTENING.search(line)
+            if match:
+                self.url = match.group(1).rstrip("/")
+                self.port = int(self.url.rsplit(":", 1)[1])
+                break
+        if not self.url:
+            self.stop()
+            raise RuntimeError("the emulator did not start:\n" + "".join(seen))
+        # Keep reading its output so a chatty emulator never blocks on a full pipe.
+        threading.Thread(target=self._drain, args=(self._proc.stdout,), daemon=True).start()
+        while time.monotonic() < deadline:  # listening is not answering: ask it
+            try:
+                with urllib.request.urlopen(self.url + "/api/version", timeout=2) as resp:
+                    json.loads(resp.read())
+                return self
+            except (OSError, urllib.error.URLError, ValueError):
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"the emulator at {self.url} does not answer")
+
+    @staticmethod
+    def _drain(stream: object) -> None:
+        try:
+            for _ in stream:  # type: ignore[attr-defined]
+                pass
+        except (OSError, ValueError):
+            pass
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
+    def cpu_seconds(self) -> float | None:
+        return process_cpu_seconds(self.pid)
+
+    def clear_requests(self) -> None:
+        """Forget recorded requests, so the emulator's memory does not grow run after run."""
+        req = urllib.request.Request(self.url + "/_emulator/requests", method="DELETE")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            resp.read()
+
+    def open_connections(self) -> int | None:
+        """TCP connections to the emulator's port that the server side still holds open
+        (ESTABLISHED or CLOSE_WAIT), read from /proc/net/tcp{,6}; ``None`` without /proc."""
+        count, found = 0, False
+        port_hex = f"{self.port:04X}"
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                lines = Path(table).read_text().splitlines()[1:]
+            except OSError:
+                continue
+            found = True
+            for line in lines:
+                parts = line.split()
+                if len(parts) < 4:
+                    continue
+                local, state = parts[1], parts[3]
+                if local.rsplit(":", 1)[1] == port_hex and state in (
+                        _TCP_ESTABLISHED, _TCP_CLOSE_WAIT):
+                    count += 1
+        return count if found else None
+
+    def wait_for_connections(self, at_most: int = 0, timeout: float = 5.0) -> int | None:
+        """Poll until at most ``at_most`` server-side connections remain; the last count."""
+        deadline = time.monotonic() + timeout
+        while True:
+            count = self.open_connections()
+            if count is None or count <= at_most or time.monotonic() >= deadline:
+                return count
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def __enter__(self) -> EmulatorProcess:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

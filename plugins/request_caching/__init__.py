@@ -1,0 +1,382 @@
+"""Request caching: identical requests answered from memory, and coalesced while in flight.
+
+The outermost middleware: a hit costs no token, no breaker probe and no network. Which
+calls are cached:
+
+- the endpoints listed in ``endpoints`` (default ``["embed", "embeddings", "show"]``,
+  deterministic answers); ``"chat"``, ``"generate"``, ``"tags"``, ``"ps"`` and
+  ``"version"`` may be added;
+- any of those cacheable endpoints for one call with ``extensions={"cache": True}``
+  (``client.chat(..., extensions={"cache": True})``), and no call at all with
+  ``extensions={"cache": False}`` (no lookup, no store, no coalescing). Endpoints that
+  change the server (pull, push, create, copy, delete, blobs) are never cached.
+
+Settings (``plugin_config={"request_caching": {...}}``):
+
+``ttl`` (default ``300``)
+    Seconds an answer stays fresh, on the client's clock: an entry stored at ``t`` is
+    served until just before ``t + ttl``.
+``max_entries`` (default ``1024``) and ``max_bytes`` (default 64 MiB)
+    Bounds; the least recently used entries are evicted first (expired ones before
+    that). ``max_bytes`` counts the stored JSON; a single answer larger than it is not
+    stored.
+``endpoints``
+    See above.
+
+The key (see ``_key``) is the request's method, path and canonical JSON body without
+``stream`` and ``keep_alive``, images replaced by their SHA-256. A plain answer is stored
+as its JSON; a stream as its lines, recorded with ``response.tap`` and kept only when
+``on_done(None)`` reports it complete (never after an error, a truncation or a
+cancellation). A stream hit replays the lines (``Response.from_lines``); a plain call
+that hits a stored stream gets the lines merged into one answer (content, thinking, tool
+calls and logprobs joined, as the server does), and a stream call that hits a plain answer
+gets it as a single final chunk. Every answer served from the cache has ``from_cache``
+set. Errors are never stored: they are exceptions, and only a 2xx answer is kept.
+
+Single flight: identical plain calls in flight at once share one upstream call (an
+``asyncio`` task); its result, or its error, goes to every caller, each getting its own
+copy. A caller that is cancelled just stops waiting (the call is shielded); when every
+caller has gone the shared call is cancelled, and the client's close cancels and awaits
+any that remain, so no task outlives the client. Streams are not coalesced.
+
+Statistics: :meth:`RequestCachingPlugin.stats`; :meth:`RequestCachingPlugin.clear` empties
+the cache. Events: ``cache_hit`` (``endpoint``, ``coalesced``: answered by another call in
+flight rather than from memory) and ``cache_miss`` (``endpoint``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any
+
+from ollama_core import (
+    ORDER_CACHE,
+    Clock,
+    Event,
+    Handler,
+    InvalidConfigError,
+    MonotonicClock,
+    OllamaClient,
+    Request,
+    Response,
+    hookimpl,
+)
+
+from ._key import cache_key
+from ._lru import Entry, LRUCache
+
+__all__ = ["CACHEABLE_ENDPOINTS", "DEFAULT_ENDPOINTS", "RequestCachingPlugin"]
+
+#: Endpoints whose answers depend only on the request (and the server's models).
+CACHEABLE_ENDPOINTS = frozenset(
+    {"chat", "generate", "embed", "embeddings", "show", "tags", "ps", "version"})
+#: Cached without asking: deterministic for a given model.
+DEFAULT_ENDPOINTS = ("embed", "embeddings", "show")
+
+_KEYS = ("ttl", "max_entries", "max_bytes", "endpoints")
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_loads = json.loads
+
+
+def _config_error(message: str) -> InvalidConfigError:
+    return InvalidConfigError(f"request_caching: {message}")
+
+
+def _parse(config: Mapping[str, Any]) -> tuple[float, int, int, frozenset[str]]:
+    if not isinstance(config, Mapping):
+        raise _config_error(f"configuration must be a mapping, got {type(config).__name__}")
+    for key in config:
+        if key not in _KEYS:
+            raise _config_error(f"unknown setting {key!r} (known: {', '.join(_KEYS)})")
+    ttl = config.get("ttl", 300.0)
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not math.isfinite(ttl) \
+            or ttl <= 0:
+        raise _config_error(f"ttl must be a finite number of seconds > 0, got {ttl!r}")
+    bounds: list[int] = []
+    for key, default in (("max_entries", 1024), ("max_bytes", 64 * 1024 * 1024)):
+        value = config.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise _config_error(f"{key} must be an integer >= 1, got {value!r}")
+        bounds.append(value)
+    endpoints = config.get("endpoints", DEFAULT_ENDPOINTS)
+    if isinstance(endpoints, str) or not isinstance(endpoints, Sequence | frozenset | set):
+        raise _config_error(f"endpoints must be a list of endpoint names, got {endpoints!r}")
+    for name in endpoints:
+        if not isinstance(name, str) or name not in CACHEABLE_ENDPOINTS:
+            raise _config_error(
+                f"endpoints: {name!r} cannot be cached (cacheable: "
+                f"{', '.join(sorted(CACHEABLE_ENDPOINTS))})")
+    return float(ttl), bounds[0], bounds[1], frozenset(endpoints)
+
+
+def _join_text(lines: list[dict[str, Any]], get: Callable[[dict[str, Any]], Any]) -> str | None:
+    parts = [v for v in map(get, lines) if isinstance(v, str) and v]
+    return "".join(parts) if parts else None
+
+
+def merge_stream(lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """One plain answer from the lines of a chat or generate stream: the final line with
+    the text, thinking, tool calls and logprobs of every line joined."""
+    final = dict(lines[-1])
+    if isinstance(final.get("message"), dict):
+        messages = [ln["message"] for ln in lines if isinstance(ln.get("message"), dict)]
+        message = dict(final["message"])
+        message["content"] = _join_text(messages, lambda m: m.get("content")) or ""
+        thinking = _join_text(messages, lambda m: m.get("thinking"))
+        if thinking is not None:
+            message["thinking"] = thinking
+        calls = [c for m in messages for c in (m.get("tool_calls") or ())]
+        if calls:
+            message["tool_calls"] = calls
+        final["message"] = message
+    elif "response" in final:
+        final["response"] = _join_text(lines, lambda ln: ln.get("response")) or ""
+        thinking = _join_text(lines, lambda ln: ln.get("thinking"))
+        if thinking is not None:
+            final["thinking"] = thinking
+    logprobs = [p for ln in lines for p in (ln.get("logprobs") or ())]
+    if logprobs:
+        final["logprobs"] = logprobs
+    return final
+
+
+class _Flight:
+    """One shared upstream call and how many callers still wait for it."""
+
+    __slots__ = ("task", "waiters")
+
+    def __init__(self, task: asyncio.Task[tuple[Response, bytes | None]]) -> None:
+        self.task = task
+        self.waiters = 0
+
+
+class _StreamRecorder:
+    """Collects a stream's lines as the consumer reads them; stores them if it completes."""
+
+    __slots__ = ("plugin", "key", "response", "lines", "overflow")
+
+    def __init__(self, plugin: RequestCachingPlugin, key: bytes, response: Response) -> None:
+        self.plugin = plugin
+        self.key = key
+        self.response = response
+        self.lines: list[dict[str, Any]] = []
+        self.overflow = False
+
+    def tap(self, line: dict[str, Any]) -> None:
+        if self.overflow:
+            return
+        if self.response.bytes_received > self.plugin._cache.max_bytes:
+            # Could never be stored: stop holding the lines now.
+            self.overflow = True
+            self.lines = []
+            return
+        self.lines.append(line)
+
+    def done(self, error: BaseException | None) -> None:
+        if error is None and not self.overflow and self.lines:
+            data = tuple(_dumps(line).encode() for line in self.lines)
+            self.plugin._store(self.key, self.response.request.endpoint, None, data)
+        self.lines = []
+
+
+class RequestCachingPlugin:
+    """In-memory LRU/TTL cache with single flight; see the module docstring.
+
+    Registered by name (``plugins=["request_caching"]``); it is its own middleware.
+    """
+
+    name = "request_caching"
+    order = ORDER_CACHE
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        ttl, max_entries, max_bytes, endpoints = _parse(config or {})
+        self.ttl = ttl
+        self.endpoints = endpoints
+        self._cache = LRUCache(max_entries, max_bytes)
+        self._flights: dict[bytes, _Flight] = {}
+        self._tasks: set[asyncio.Task[tuple[Response, bytes | None]]] = set()
+        self._clock: Clock = MonotonicClock()
+        self._client: OllamaClient | None = None
+        self.hits = 0
+        self.misses = 0
+        self.coalesced = 0
+
+    # -- plugin hooks ------------------------------------------------------------------
+
+    @hookimpl
+    def ollama_client_setup(self, client: OllamaClient) -> None:
+        self._clock = client.clock
+        self._client = client
+
+    @hookimpl
+    def ollama_middlewares(self, client: OllamaClient) -> list[Any]:
+        return [self]
+
+    @hookimpl
+    def ollama_background_tasks(
+        self, client: OllamaClient,
+    ) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+        return [self._lifetime]
+
+    def reconfigure(self, config: Mapping[str, Any]) -> None:
+        """New settings, applied at once; entries stay (a smaller bound evicts now, a new
+        ``ttl`` applies to entries stored from now on)."""
+        ttl, max_entries, max_bytes, endpoints = _parse(config)
+        self.ttl = ttl
+        self.endpoints = endpoints
+        self._cache.resize(max_entries, max_bytes)
+
+    async def _lifetime(self) -> None:
+        """Runs while the client is open; on close, ends the shared calls still running
+        (each was abandoned by every caller or is about to be) and waits for them."""
+        try:
+            await asyncio.get_running_loop().create_future()
+        finally:
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks)
+
+    # -- public API --------------------------------------------------------------------
+
+    def stats(self) -> dict[str, int]:
+        """``hits`` (calls answered without their own upstream call: from memory, or by
+        an identical call in flight, also counted in ``coalesced``), ``misses`` (calls
+        that went upstream), ``evictions``, ``expirations``, ``entries``, ``bytes``
+        (stored JSON) and ``in_flight`` (shared calls running)."""
+        cache = self._cache
+        return {
+            "hits": self.hits,
+            "misses": self.misses,
+            "coalesced": self.coalesced,
+            "evictions": cache.evictions,
+            "expirations": cache.expirations,
+            "entries": len(cache),
+            "bytes": cache.bytes,
+            "in_flight": len(self._flights),
+        }
+
+    def clear(self) -> None:
+        """Forget every stored answer (calls in flight are not affected)."""
+        self._cache.clear()
+
+    def __repr__(self) -> str:
+        return (f"RequestCachingPlugin(ttl={self.ttl:g}, entries={len(self._cache)}, "
+                f"endpoints={sorted(self.endpoints)})")
+
+    # -- the middleware ----------------------------------------------------------------
+
+    async def __call__(self, request: Request, call_next: Handler) -> Response:
+        wanted = request.extensions.get("cache")
+        endpoint = request.endpoint
+        if wanted is None:
+            if endpoint not in self.endpoints:
+                return await call_next(request)
+        elif not wanted or endpoint not in CACHEABLE_ENDPOINTS:
+            return await call_next(request)
+        try:
+            key = cache_key(request.method, request.path, request.json)
+        except (TypeError, ValueError):
+            return await call_next(request)  # not JSON: nothing sensible to key on
+        entry = self._cache.get(key, self._clock.now())
+        if entry is not None:
+            self.hits += 1
+            self._emit("cache_hit", endpoint, False)
+            return _replay(request, entry)
+        if request.stream:
+            self.misses += 1
+            self._emit("cache_miss", endpoint, None)
+            response = await call_next(request)
+            if 200 <= response.status < 300 and response.is_stream and not response.finished:
+                recorder = _StreamRecorder(self, key, response)
+                response.tap(recorder.tap)
+                response.on_done(recorder.done)
+            return response
+        flight = self._flights.get(key)
+        if flight is not None:
+            self.hits += 1
+            self.coalesced += 1
+            self._emit("cache_hit", endpoint, True)
+            return await self._join(key, flight, request, leader=False)
+        self.misses += 1
+        self._emit("cache_miss", endpoint, None)
+        task = asyncio.get_running_loop().create_task(self._fetch(key, request, call_next))
+        flight = self._flights[key] = _Flight(task)
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._flight_done(key, flight))
+        return await self._join(key, flight, request, leader=True)
+
+    async def _fetch(self, key: bytes, request: Request,
+                     call_next: Handler) -> tuple[Response, bytes | None]:
+        response = await call_next(request)
+        data: bytes | None = None
+        if response.body is not None and not response.is_stream:
+            data = _dumps(response.body).encode()
+            if 200 <= response.status < 300:
+                self._store(key, request.endpoint, data, None)
+        return response, data
+
+    async def _join(self, key: bytes, flight: _Flight, request: Request,
+                    *, leader: bool) -> Response:
+        flight.waiters += 1
+        try:
+            response, data = await asyncio.shield(flight.task)
+        finally:
+            flight.waiters -= 1
+            if flight.waiters == 0 and not flight.task.done():
+                # Everyone left (all cancelled): stop the upstream call, and let a new
+                # identical call start afresh instead of joining a dying one.
+                flight.task.cancel()
+                if self._flights.get(key) is flight:
+                    del self._flights[key]
+        if leader:
+            return response
+        copy = Response(request, response.status, response.headers,
+                        body=_loads(data) if data is not None else None,
+                        upstream=response.upstream)
+        return copy
+
+    def _flight_done(self, key: bytes, flight: _Flight) -> None:
+        task = flight.task
+        self._tasks.discard(task)
+        if self._flights.get(key) is flight:
+            del self._flights[key]
+        if not task.cancelled():
+            # Retrieved here so an error nobody waits for any more is not reported as
+            # "never retrieved"; the callers that do wait get it from the task.
+            task.exception()
+
+    def _store(self, key: bytes, endpoint: str, body: bytes | None,
+               lines: tuple[bytes, ...] | None) -> None:
+        size = len(body) if body is not None else sum(map(len, lines or ()))
+        now = self._clock.now()
+        self._cache.put(key, Entry(endpoint, body, lines, size, now + self.ttl), now)
+
+    def _emit(self, name: str, endpoint: str, coalesced: bool | None) -> None:
+        client = self._client
+        if client is not None and client.plugin_manager.has_event_hook:
+            data: dict[str, Any] = {"endpoint": endpoint}
+            if coalesced is not None:
+                data["coalesced"] = coalesced
+            client.emit(Event(name, self.name, self._clock.now(), data))
+
+
+def _replay(request: Request, entry: Entry) -> Response:
+    """A fresh response from a stored entry, in the form the request asks for."""
+    if entry.lines is not None:
+        lines = [_loads(line) for line in entry.lines]
+        if request.stream:
+            response = Response.from_lines(request, lines)
+        else:
+            response = Response(request, 200, body=merge_stream(lines))
+    else:
+        assert entry.body is not None
+        body = _loads(entry.body)
+        response = Response.from_lines(request, [body]) if request.stream \
+            else Response(request, 200, body=body)
+    response.from_cache = True
+    return response
