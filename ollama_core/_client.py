@@ -130,10 +130,9 @@ class OllamaClient:
         specs = self._plugins.expand(plugins)
         names: list[str] = []
         for spec in specs:
-            name, _ = self._plugins.add(
-                spec, config.get(spec) if isinstance(spec, str) else None)
+            name, _ = self._plugins.add(spec, config.get(self._plugins.name_of(spec)))
             names.append(name)
-        unknown = set(config) - set(names) - {s for s in specs if isinstance(s, str)}
+        unknown = set(config) - set(names)
         if unknown:
             raise InvalidConfigError(
                 f"plugin_config given for plugins that are not enabled: {sorted(unknown)}")

@@ -16,7 +16,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from ._client import OllamaClient
 from ._events import Event
@@ -99,7 +99,7 @@ async def _reliability(out: TextIO) -> None:
     async with OllamaEmulator() as primary, OllamaEmulator() as second, \
             OllamaEmulator() as third:
         printer = _EventPrinter(out)
-        config = {
+        config: dict[str, dict[str, Any]] = {
             "retry": {"max_attempts": 4, "base_delay": 0.05, "max_delay": 0.2},
             "circuit_breaker": {"fail_max": 3, "reset_timeout": 0.5},
             "rate_limiting": {"rate": 200, "burst": 50},

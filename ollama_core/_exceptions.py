@@ -51,6 +51,7 @@ from typing import Any
 
 import aiohttp
 import yarl
+from multidict import CIMultiDict
 
 __all__ = [
     "AllEndpointsFailedError",
@@ -155,7 +156,8 @@ class ResponseError(OllamaError):
                  headers: Mapping[str, str] | None = None, body: Any = None) -> None:
         self.error = error
         self.status_code = status_code
-        self.headers: dict[str, str] = dict(headers or {})
+        # Case-insensitive, like HTTP itself: "retry-after" and "Retry-After" are one header.
+        self.headers: CIMultiDict[str] = CIMultiDict(headers or {})
         self.body = body
         super().__init__(f"{error} (status code: {status_code})")
 
@@ -257,11 +259,15 @@ class CircuitOpenError(PluginError):
     the seconds left until then when the error was raised.
     """
 
-    def __init__(self, endpoint: str, *, retry_after: float, retry_at: float) -> None:
+    def __init__(self, endpoint: str, *, retry_after: float, retry_at: float,
+                 upstream: str | None = None) -> None:
+        where = f" at {upstream}" if upstream else ""
         super().__init__(
-            f"circuit breaker for {endpoint!r} is open; next probe allowed in {retry_after:.3f}s"
+            f"circuit breaker for {endpoint!r}{where} is open; "
+            f"next probe allowed in {retry_after:.3f}s"
         )
         self.endpoint = endpoint
+        self.upstream = upstream
         self.retry_after = retry_after
         self.retry_at = retry_at
 

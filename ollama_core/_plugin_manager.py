@@ -131,6 +131,12 @@ class PluginManager:
                 out.append(item)
         return out
 
+    @staticmethod
+    def name_of(spec: PluginSpec) -> str:
+        """The name a plugin will be registered under (its ``name`` attribute, else the
+        class or module name; an entry-point name for a string)."""
+        return spec if isinstance(spec, str) else _plugin_name(spec)
+
     def add(self, spec: PluginSpec, config: Mapping[str, Any] | None = None) -> tuple[str, object]:
         """Resolve, instantiate and register one plugin; returns ``(name, plugin)``."""
         cfg = dict(config or {})
@@ -288,7 +294,7 @@ class PluginManager:
             if only is not None and impl.plugin_name != only:
                 continue
             kwargs = {"client": client}
-            result = impl.function(*[kwargs[a] for a in impl.argnames])
+            result: Any = impl.function(*[kwargs[a] for a in impl.argnames])
             for factory in result or ():
                 out.append((impl.plugin_name, factory))
         return out
@@ -313,7 +319,7 @@ class PluginManager:
         """Run the chunk transforms in turn; each sees the previous one's result."""
         for function, argnames in self._chunk_impls:
             args = [request if a == "request" else chunk for a in argnames]
-            replacement = function(*args)
+            replacement: Any = function(*args)
             if replacement is not None:
                 chunk = replacement
         return chunk

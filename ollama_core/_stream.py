@@ -188,9 +188,10 @@ class Stream(Generic[T]):
             response = await self._open()
             self._response = response
             self._lines = response.__aiter__()
-            if self._state is StreamState.CANCELLED:  # cancelled while connecting
+            state: StreamState = self._state  # cancel() may have run while connecting
+            if state is StreamState.CANCELLED:
                 await response.aclose()
-            elif self._state is StreamState.READY:
+            elif state is StreamState.READY:
                 self._set_state(StreamState.STREAMING)
         return self
 
@@ -223,7 +224,8 @@ class Stream(Generic[T]):
             self._set_state(StreamState.COMPLETED)
             raise
         except BaseException:
-            if self._state is StreamState.CANCELLED:
+            now_state: StreamState = self._state  # cancel() may have run during the read
+            if now_state is StreamState.CANCELLED:
                 # The read failed because cancel() dropped the connection.
                 await self._release()
                 if self._cancel_error is not None:

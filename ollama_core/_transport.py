@@ -17,7 +17,7 @@ import asyncio
 import json
 import platform
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 import aiohttp
@@ -139,6 +139,12 @@ class AiohttpTransport:
                 trust_env=self._trust_env,
                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             )
+            # aiohttp silently resends GET/HEAD/PUT/DELETE once when a connection drops
+            # (3.14 has no public switch). That would repeat a model deletion behind the
+            # retry policy's back and double every failing attempt, so retries are left to
+            # the retry plugin alone.
+            if hasattr(session, "_retry_connection"):
+                session._retry_connection = False
             self._session = session
         return session
 
@@ -258,7 +264,7 @@ class AiohttpTransport:
 
     async def _lines(self, request: Request, resp: aiohttp.ClientResponse, where: yarl.URL,
                      timeouts: Timeouts, deadline: float | None,
-                     counter: list[int]) -> AsyncIterator[dict[str, Any]]:
+                     counter: list[int]) -> AsyncGenerator[dict[str, Any], None]:
         plugins = self._plugins
         chunk_hook = plugins.has_chunk_hook
         terminal = request.terminal

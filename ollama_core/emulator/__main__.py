@@ -23,7 +23,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=11434, help="0 picks a free port")
     parser.add_argument("--chunk-delay", type=float, default=0.0,
                         help="seconds between stream chunks")
-    parser.add_argument("--version", default="0.33.0", dest="server_version",
+    parser.add_argument("--ollama-version", default="0.33.0", dest="server_version",
                         help="what /api/version reports")
     return parser.parse_args(argv)
 

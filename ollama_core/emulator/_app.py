@@ -230,7 +230,10 @@ class OllamaEmulator:
             return web.Response(
                 status=405,
                 body=b"405 method not allowed",
-                headers={"Content-Type": "text/plain", "Allow": ", ".join(sorted(exc.allowed_methods))},
+                headers={
+                    "Content-Type": "text/plain",
+                    "Allow": ", ".join(sorted(exc.allowed_methods)),
+                },
             )
         except web.HTTPNotFound:
             return web.Response(

@@ -122,7 +122,9 @@ def bind(raw: bytes, endpoint: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise BindError(f"json: cannot unmarshal {_json_kind(value)} into Go value of type api.{struct}")
+        raise BindError(
+            f"json: cannot unmarshal {_json_kind(value)} into Go value of type api.{struct}"
+        )
     for name, kind in spec.items():
         if value.get(name) is not None:
             _check(value[name], kind, f"{struct}.{name}")
@@ -146,7 +148,8 @@ def _syntax_message(text: str, exc: json.JSONDecodeError) -> str:
     context = {
         "Expecting ':' delimiter": "after object key",
         "Expecting ',' delimiter": "after object key:value pair",
-        "Expecting property name enclosed in double quotes": "looking for beginning of object key string",
+        "Expecting property name enclosed in double quotes":
+            "looking for beginning of object key string",
     }.get(exc.msg, "looking for beginning of value")
     return f"invalid character {char!r} {context}"
 
@@ -200,7 +203,9 @@ def _check(value: Any, kind: Kind, path: str) -> None:
             return
         raise BindError("think must be a boolean or string")
     if kind == "license":
-        if isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        if isinstance(value, str) or (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
             return
         raise BindError("license must be a string or list of strings")
     if kind == "str" and not isinstance(value, str):

@@ -195,13 +195,16 @@ def value_for_schema(
     for key in ("anyOf", "oneOf"):
         options = schema.get(key)
         if isinstance(options, list) and options:
-            non_null = [o for o in options if not (isinstance(o, Mapping) and o.get("type") == "null")]
+            non_null = [
+                o for o in options if not (isinstance(o, Mapping) and o.get("type") == "null")
+            ]
             return recurse(non_null[0]) if non_null else None
     all_of = schema.get("allOf")
     if isinstance(all_of, list) and all_of:
         merged: dict[str, Any] = {}
         for part in all_of:
-            part = _resolve_ref(root, part["$ref"]) if isinstance(part, Mapping) and "$ref" in part else part
+            if isinstance(part, Mapping) and "$ref" in part:
+                part = _resolve_ref(root, part["$ref"])
             if isinstance(part, Mapping):
                 for key, value in part.items():
                     if key == "properties" and isinstance(value, Mapping):

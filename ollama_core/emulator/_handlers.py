@@ -32,7 +32,15 @@ from ._content import (
 )
 from ._models import MODELS_DIR, ModelRecord, full_name, is_valid_name, normalize_name, sha256_hex
 from ._state import EmulatorState
-from ._wire import go_dumps, go_quote, go_str, now_local_rfc3339, parse_rfc3339, rfc3339_local, rfc3339_utc
+from ._wire import (
+    go_dumps,
+    go_quote,
+    go_str,
+    now_local_rfc3339,
+    parse_rfc3339,
+    rfc3339_local,
+    rfc3339_utc,
+)
 from ._writer import Responder
 
 __all__ = ["OllamaRoutes", "RESPONDER_KEY", "BODY_KEY"]
@@ -100,7 +108,10 @@ def _options_error(options: Any) -> str | None:
 def _format_error(fmt: Any) -> str | None:
     if fmt is None or fmt == "" or fmt == "json" or isinstance(fmt, Mapping):
         return None
-    return f'invalid format: {go_quote(go_dumps(fmt))}; expected "json" or a valid JSON Schema object'
+    return (
+        f"invalid format: {go_quote(go_dumps(fmt))}; "
+        'expected "json" or a valid JSON Schema object'
+    )
 
 
 def _line(item: Mapping[str, Any]) -> bytes:
@@ -302,7 +313,9 @@ class OllamaRoutes:
             self.state.unload(record)
             return await responder.json(self._lifecycle(name, chat=False, reason="unload"))
         if body.get("raw") and (body.get("template") or body.get("system") or body.get("context")):
-            return await responder.error(400, "raw mode does not support template, system, or context")
+            return await responder.error(
+                400, "raw mode does not support template, system, or context"
+            )
         think = body.get("think")
         if record.has("thinking"):
             think = True if think is None else think
@@ -531,7 +544,9 @@ class OllamaRoutes:
         record = self.state.find(name)
         if record is None:
             # this path skips the early existence check: the scheduler's wording
-            return await responder.error(404, f"model {go_quote(name)} not found, try pulling it first")
+            return await responder.error(
+                404, f"model {go_quote(name)} not found, try pulling it first"
+            )
         error = self._schedule(responder, record, body, keep)
         if error is not None:
             return await responder.error(500, error)
@@ -541,7 +556,9 @@ class OllamaRoutes:
 
     # ------------------------------------------------------- model management
 
-    async def _progress(self, responder: Responder, items: Progress, stream: bool) -> web.StreamResponse:
+    async def _progress(
+        self, responder: Responder, items: Progress, stream: bool
+    ) -> web.StreamResponse:
         """Send progress objects as NDJSON, or only the last one with ``stream: false``.
 
         An item with ``error`` ends the exchange. When it comes before anything was
@@ -660,7 +677,9 @@ class OllamaRoutes:
             digest = files[path]
             match = _DIGEST.match(digest)
             if match is None:
-                return await responder.error(400, f"invalid digest for {path}: invalid digest format")
+                return await responder.error(
+                    400, f"invalid digest for {path}: invalid digest format"
+                )
             if self._blob_key(match) not in self.state.blobs:
                 blob = digest.replace(":", "-")
                 return await responder.error(
@@ -671,7 +690,9 @@ class OllamaRoutes:
         items = self._create_items(name, body, files)
         return await self._progress(responder, items, body.get("stream") is not False)
 
-    def _create_items(self, name: str, body: Mapping[str, Any], files: Mapping[str, str]) -> Progress:
+    def _create_items(
+        self, name: str, body: Mapping[str, Any], files: Mapping[str, str]
+    ) -> Progress:
         source_name: str = body.get("from") or ""
         base: ModelRecord | None = None
         if source_name:
@@ -704,12 +725,16 @@ class OllamaRoutes:
                 yield {"error": f"unsupported quantization type {quantize}", "_status": 400}
                 return
             if source_level not in ("F16", "F32"):
-                yield {"error": "quantization is only supported for F16 and F32 models", "_status": 400}
+                yield {
+                    "error": "quantization is only supported for F16 and F32 models",
+                    "_status": 400,
+                }
                 return
             total = max(base.size if base is not None else self._files_size(files), 1)
             status = f"quantizing {source_level} model to {level}"
             for quarter in (1, 2, 3, 4):
-                yield {"status": status, "digest": "0", "total": total, "completed": total * quarter // 4}
+                yield {"status": status, "digest": "0", "total": total,
+                       "completed": total * quarter // 4}
             yield {"status": f"creating new layer sha256:{sha256_hex(name + '/weights/' + level)}"}
 
         changes: dict[str, Any] = {}
@@ -722,7 +747,8 @@ class OllamaRoutes:
             if key == "parameters" and base is not None and isinstance(value, Mapping):
                 value = {**base.parameters, **value}
             changes[key] = value
-            yield {"status": f"creating new layer sha256:{sha256_hex(name + '/' + key + '/' + go_dumps(value))}"}
+            layer = sha256_hex(f"{name}/{key}/{go_dumps(value)}")
+            yield {"status": f"creating new layer sha256:{layer}"}
         yield {"status": "writing manifest"}
         self.state.install(self._created_record(name, base, files, level, changes))
         yield {"status": "success"}

@@ -353,7 +353,9 @@ _CODER_TEMPLATE: Final = (
     "{{ else }}{{ if .Tools }}# Tools{{ end }}<|im_start|>user\n{{ .Prompt }}<|im_end|>\n"
     "<|im_start|>assistant\n{{ end }}"
 )
-_LLAMA_LICENSE: Final = "LLAMA 3.2 COMMUNITY LICENSE AGREEMENT\nLlama 3.2 Version Release Date: September 25, 2024"
+_LLAMA_LICENSE: Final = (
+    "LLAMA 3.2 COMMUNITY LICENSE AGREEMENT\nLlama 3.2 Version Release Date: September 25, 2024"
+)
 _APACHE: Final = "Apache License\nVersion 2.0, January 2004\nhttp://www.apache.org/licenses/"
 
 

@@ -99,7 +99,9 @@ class EmulatorState:
 
     # ----------------------------------------------------------------- memory
 
-    def touch(self, record: ModelRecord, keep_alive: float | None, options: Mapping[str, Any]) -> None:
+    def touch(
+        self, record: ModelRecord, keep_alive: float | None, options: Mapping[str, Any]
+    ) -> None:
         """Mark ``record`` as used now; ``keep_alive`` 0 unloads it after the request."""
         if keep_alive == 0:
             self.loaded.pop(record.name, None)

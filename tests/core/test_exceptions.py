@@ -118,3 +118,8 @@ def test_cancellation_is_never_mapped() -> None:
     with pytest.raises(asyncio.CancelledError):
         with map_aiohttp_errors("http://h:1"):
             raise asyncio.CancelledError()
+
+
+def test_headers_are_case_insensitive() -> None:
+    err = response_error_for(503, {"error": "busy"}, {"retry-after": "3"})
+    assert isinstance(err, ServerError) and err.retry_after == 3.0

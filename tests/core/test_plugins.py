@@ -349,3 +349,15 @@ async def test_third_party_plugin_is_picked_up_by_name(
     kinds = [r[0] for r in plugin.records]
     assert kinds == ["request", "response"] + ["chunk"] * len(chunks)
     assert len(emu.requests[-1].headers["X-Signature"]) == 64
+
+
+def test_plugin_classes_passed_directly_get_their_config_section() -> None:
+    class Configurable:
+        name = "configurable"
+
+        def __init__(self, config: dict[str, Any]) -> None:
+            self.config = config
+
+    client = OllamaClient("http://127.0.0.1:9", plugins=[Configurable],
+                          plugin_config={"configurable": {"level": 3}})
+    assert client.plugin("configurable").config == {"level": 3}

@@ -15,7 +15,8 @@ import pytest
 from ollama_core.emulator import EmulatorThread, FaultRule, OllamaEmulator
 
 GENERATE = {"model": "llama3.2", "prompt": "one two three four five six"}  # 7 content chunks
-CHAT = {"model": "llama3.2", "messages": [{"role": "user", "content": "ünïcödé wörds ☃ here"}]}
+UNICODE = "ünïcödé wörds ☃ here"
+CHAT = {"model": "llama3.2", "messages": [{"role": "user", "content": UNICODE}]}
 
 
 async def read_stream(
@@ -34,7 +35,9 @@ async def read_stream(
     return status, lines, None
 
 
-async def raw_exchange(emu: OllamaEmulator, body: dict[str, Any], path: str = "/api/generate") -> tuple[bytes, str]:
+async def raw_exchange(
+    emu: OllamaEmulator, body: dict[str, Any], path: str = "/api/generate"
+) -> tuple[bytes, str]:
     """Send one ``Connection: close`` request over a bare socket; return what arrived and
     how the connection ended: ``"eof"`` (FIN) or ``"reset"`` (RST)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", emu.port)
@@ -80,7 +83,8 @@ async def test_status_with_retry_after(api: Any) -> None:
 @pytest.mark.parametrize(
     ("rule", "status", "body", "retry_after"),
     [
-        ({"status": 429, "retry_after": 1.5}, 429, {"error": "too many requests, please slow down"}, "1.5"),
+        ({"status": 429, "retry_after": 1.5}, 429,
+         {"error": "too many requests, please slow down"}, "1.5"),
         ({"status": 500, "error": "boom"}, 500, {"error": "boom"}, None),
         ({"status": 404}, 404, {"error": "model 'llama3.2' not found"}, None),
         ({"status": 503, "retry_after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 503, None,
@@ -162,7 +166,9 @@ async def test_reset_after_sends_lines_then_rst(api: Any, http: aiohttp.ClientSe
     assert received.count(b'"done":false') == 3
 
 
-async def test_reset_after_zero_drops_before_any_byte(api: Any, http: aiohttp.ClientSession) -> None:
+async def test_reset_after_zero_drops_before_any_byte(
+    api: Any, http: aiohttp.ClientSession
+) -> None:
     api.emulator.faults.add(path="/api/chat", reset_after=0)
     status, lines, exc = await read_stream(http, api.emulator.url + "/api/chat", CHAT)
     assert status is None and lines == []
@@ -244,7 +250,7 @@ async def test_split_writes_cut_inside_characters(api: Any, http: aiohttp.Client
             pieces.append(piece)
     data = b"".join(pieces)
     lines = [json.loads(line) for line in data.splitlines()]
-    assert "".join(line["message"]["content"] for line in lines) == "Echo: ünïcödé wörds ☃ here"
+    assert "".join(line["message"]["content"] for line in lines) == f"Echo: {UNICODE}"
     assert len(pieces) > len(lines)  # lines arrived in several reads
 
     def decodable(piece: bytes) -> bool:
@@ -283,7 +289,8 @@ async def test_non_stream_body_faults(api: Any, http: aiohttp.ClientSession) -> 
         with pytest.raises(aiohttp.ClientPayloadError):
             await api.post("/api/generate", body)
     faults.add(path="/api/show", split_writes=True)
-    assert (await api.post("/api/show", {"model": "llama3.2"})).json()["details"]["family"] == "llama"
+    shown = await api.post("/api/show", {"model": "llama3.2"})
+    assert shown.json()["details"]["family"] == "llama"
 
 
 # ------------------------------------------------------------------ matching
@@ -370,7 +377,7 @@ async def test_http_control_api(api: Any, http: aiohttp.ClientSession) -> None:
 
     async with http.get(url + "/_emulator/requests") as resp:
         recorded = (await resp.json())["requests"]
-    assert [r["path"] for r in recorded] == ["/api/tags", "/api/ps", "/api/ps", "/api/ps", "/api/ps"]
+    assert [r["path"] for r in recorded] == ["/api/tags"] + ["/api/ps"] * 4
     assert all(not r.path.startswith("/_emulator") for r in api.emulator.requests)
     async with http.delete(url + "/_emulator/requests") as resp:
         assert resp.status == 200

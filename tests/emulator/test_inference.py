@@ -104,7 +104,9 @@ async def test_generate_is_deterministic(api: Any) -> None:
 
 
 async def test_generate_go_json_escaping(api: Any) -> None:
-    reply = await api.post("/api/generate", {"model": "llama3.2", "prompt": "<b>&ü", "stream": False})
+    reply = await api.post(
+        "/api/generate", {"model": "llama3.2", "prompt": "<b>&ü", "stream": False}
+    )
     assert b"\\u003cb\\u003e\\u0026\xc3\xbc" in reply.raw  # HTML-escaped, UTF-8 kept raw
     assert reply.json()["response"] == "Echo: <b>&ü"
 
@@ -129,13 +131,15 @@ async def test_generate_num_predict_and_stop(api: Any) -> None:
     check_final(final, "length")
     cut = await api.post(
         "/api/generate",
-        {"model": "llama3.2", "prompt": "one two three", "options": {"num_predict": 2}, "stream": False},
+        {"model": "llama3.2", "prompt": "one two three", "options": {"num_predict": 2},
+         "stream": False},
     )
     assert cut.json()["response"] == "Echo: one "
     assert cut.json()["done_reason"] == "length"
     stopped = await api.post(
         "/api/generate",
-        {"model": "llama3.2", "prompt": "one two three", "options": {"stop": ["two"]}, "stream": False},
+        {"model": "llama3.2", "prompt": "one two three", "options": {"stop": ["two"]},
+         "stream": False},
     )
     assert stopped.json()["response"] == "Echo: one "
     assert stopped.json()["done_reason"] == "stop"
@@ -200,7 +204,9 @@ async def test_generate_images(api: Any) -> None:
         {"model": "llava", "prompt": "what is this", "images": [IMAGE, IMAGE], "stream": False},
     )).json()
     assert body["response"].startswith("I see 2 images.")
-    refused = await api.post("/api/generate", {"model": "llama3.2", "prompt": "x", "images": [IMAGE]})
+    refused = await api.post(
+        "/api/generate", {"model": "llama3.2", "prompt": "x", "images": [IMAGE]}
+    )
     assert refused.status == 500
     assert "missing data required for image input" in refused.json()["error"]
     bad = await api.post("/api/generate", {"model": "llava", "prompt": "x", "images": ["abc$"]})
@@ -244,7 +250,8 @@ async def test_generate_logprobs(api: Any) -> None:
         ({"model": "llama3.2", "prompt": "x", "keep_alive": "5"}, 400,
          'time: missing unit in duration "5"'),
         ({"model": "llama3.2", "prompt": 5}, 400,
-         "json: cannot unmarshal number into Go struct field GenerateRequest.prompt of type string"),
+         "json: cannot unmarshal number into Go struct field GenerateRequest.prompt"
+         " of type string"),
         ({"model": "llama3.2", "prompt": "x", "format": "yaml"}, 500,
          'invalid format: "\\"yaml\\""; expected "json" or a valid JSON Schema object'),
         ({"model": "llama3.2", "prompt": "x", "options": {"num_predict": "many"}}, 500,
@@ -405,7 +412,9 @@ async def test_chat_tools_refused_without_capability(api: Any) -> None:
         "/api/chat", {"model": "llava", "messages": [user("x")], "tools": [WEATHER_TOOL]}
     )
     assert reply.status == 400
-    assert reply.json() == {"error": "registry.ollama.ai/library/llava:latest does not support tools"}
+    assert reply.json() == {
+        "error": "registry.ollama.ai/library/llava:latest does not support tools"
+    }
 
 
 async def test_chat_format_json(api: Any) -> None:
@@ -486,9 +495,11 @@ async def test_chat_logprobs(api: Any) -> None:
         ({"model": "llama3.2", "messages": [user("x")], "top_logprobs": -1}, 400,
          "top_logprobs must be between 0 and 20"),
         ({"model": "llama3.2", "messages": "hi"}, 400,
-         "json: cannot unmarshal string into Go struct field ChatRequest.messages of type []api.Message"),
+         "json: cannot unmarshal string into Go struct field ChatRequest.messages"
+         " of type []api.Message"),
         ({"model": "llama3.2", "messages": [{"role": "user", "content": 1}]}, 400,
-         "json: cannot unmarshal number into Go struct field ChatRequest.messages.content of type string"),
+         "json: cannot unmarshal number into Go struct field ChatRequest.messages.content"
+         " of type string"),
         ({"model": "llama3.2", "messages": [user("x")], "stream": "yes"}, 400,
          "json: cannot unmarshal string into Go struct field ChatRequest.stream of type bool"),
         ({"model": "llama3.2", "messages": [user("x")], "format": 5}, 500,
@@ -501,7 +512,9 @@ async def test_chat_errors(api: Any, request_body: Any, status: int, error: str)
 
 
 async def test_chat_unknown_model_is_404_even_when_streaming(api: Any) -> None:
-    reply = await api.post("/api/chat", {"model": "nope:7b", "messages": [user("x")], "stream": True})
+    reply = await api.post(
+        "/api/chat", {"model": "nope:7b", "messages": [user("x")], "stream": True}
+    )
     assert reply.status == 404
     assert reply.content_type == "application/json; charset=utf-8"
 

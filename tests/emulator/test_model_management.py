@@ -63,7 +63,9 @@ async def test_pull_unknown_model(api: Any) -> None:
         {"error": "pull model manifest: file does not exist"},
     ]
     quiet = await api.post("/api/pull", {"model": "does-not-exist", "stream": False})
-    assert (quiet.status, quiet.json()) == (500, {"error": "pull model manifest: file does not exist"})
+    assert (quiet.status, quiet.json()) == (
+        500, {"error": "pull model manifest: file does not exist"}
+    )
     invalid = await api.post("/api/pull", {"model": ""})
     assert (invalid.status, invalid.json()) == (400, {"error": "invalid model name"})
 
@@ -186,15 +188,23 @@ async def test_create_errors(api: Any) -> None:
     missing_blob = "sha256:" + "ab" * 32
     reply = await api.post("/api/create", {"model": "m", "files": {"model.gguf": missing_blob}})
     assert reply.status == 400
-    assert reply.json()["error"].startswith(f"blob not found for model.gguf (digest {missing_blob})")
+    assert reply.json()["error"].startswith(
+        f"blob not found for model.gguf (digest {missing_blob})"
+    )
     bad = await api.post("/api/create", {"model": "m", "files": {"model.gguf": "sha256:xyz"}})
-    assert (bad.status, bad.json()) == (400, {"error": "invalid digest for model.gguf: invalid digest format"})
+    assert (bad.status, bad.json()) == (
+        400, {"error": "invalid digest for model.gguf: invalid digest format"}
+    )
     neither = await api.post("/api/create", {"model": "m"})
-    assert (neither.status, neither.json()) == (400, {"error": "neither 'from' or 'files' was specified"})
+    assert (neither.status, neither.json()) == (
+        400, {"error": "neither 'from' or 'files' was specified"}
+    )
     invalid = await api.post("/api/create", {"from": "llama3.2"})
     assert (invalid.status, invalid.json()) == (400, {"error": "invalid model name"})
     # found while streaming: an error line after the progress so far; a status without stream
-    quantized = await api.post("/api/create", {"model": "m", "from": "llama3.2", "quantize": "q8_0"})
+    quantized = await api.post(
+        "/api/create", {"model": "m", "from": "llama3.2", "quantize": "q8_0"}
+    )
     assert quantized.status == 200
     assert quantized.lines[-1] == {"error": "quantization is only supported for F16 and F32 models"}
     quiet = await api.post(

@@ -73,7 +73,8 @@ async def test_async_chat_and_generate(ollama_emulator: OllamaEmulator) -> None:
         assert reply.done is True and reply.done_reason == "stop"
         assert reply.eval_count is not None and reply.eval_count > 0
 
-        parts = [part async for part in await client.chat("llama3.2", messages=messages, stream=True)]
+        stream = await client.chat("llama3.2", messages=messages, stream=True)
+        parts = [part async for part in stream]
         assert "".join(p.message.content or "" for p in parts) == "Echo: hello there"
         assert [p.done for p in parts] == [False] * (len(parts) - 1) + [True]
 

@@ -196,7 +196,9 @@ async def test_break_time_grows_per_consecutive_trip_up_to_its_cap(
         await trip(client, emulator, 1)
         waits = []
         for _ in range(3):
-            waits.append(plugin.retry_at("chat") - clock.now())  # type: ignore[operator]
+            retry_at = plugin.retry_at("chat")
+            assert retry_at is not None
+            waits.append(retry_at - clock.now())
             clock.advance(waits[-1])
             await trip(client, emulator, 1)  # failed probe
         assert waits == [10.0, 20.0, 25.0]
@@ -302,6 +304,7 @@ async def test_mid_stream_failure_counts_by_the_time_the_consumer_sees_it(
         assert received == 2
         assert plugin.state("chat") == "open"
         assert emulator.hits("/api/chat") == 1
+    assert await emulator.wait_for_connections(0)
 
 
 @pytest.mark.parametrize(("fault", "error"), [

@@ -299,6 +299,7 @@ async def test_stream_reset_after_delivered_chunks_is_raised_to_the_consumer_not
     assert len(probe.returned) == 1 and probe.errors == []
     assert plugin.stats.attempts == 1 and plugin.stats.retries == 0
     assert probe.events == []
+    assert await emulator.wait_for_connections(0)  # the broken connection was not kept
 
 
 async def test_stream_error_line_as_first_line_is_not_retried(
