@@ -95,60 +95,96 @@ async def _tour(client: OllamaClient, out: TextIO, chat_model: str, embed_model:
 async def _reliability(out: TextIO) -> None:
     from .emulator import OllamaEmulator
 
-    _heading(out, "reliability: full plugin stack against three emulators")
-    async with OllamaEmulator() as primary, OllamaEmulator() as second, \
-            OllamaEmulator() as third:
-        printer = _EventPrinter(out)
-        config: dict[str, dict[str, Any]] = {
-            "retry": {"max_attempts": 4, "base_delay": 0.05, "max_delay": 0.2},
-            "circuit_breaker": {"fail_max": 3, "reset_timeout": 0.5},
-            "rate_limiting": {"rate": 200, "burst": 50},
-            "failover": {"endpoints": [primary.url, second.url, third.url], "cooldown": 1.0},
-            "health_checks": {"interval": 0.2, "timeout": 0.5},
-            "request_caching": {"ttl": 60},
-        }
-        async with OllamaClient(primary.url, plugins=["full", printer],
-                                plugin_config=config) as client:
-            print("  middleware chain (outermost first):", file=out)
-            for line in client.describe_chain().splitlines():
-                print(f"    {line}", file=out)
-            chat = ChatRequest(model="llama3.2",
-                               messages=[{"role": "user", "content": "ping"}])
+    chat = ChatRequest(model="llama3.2", messages=[{"role": "user", "content": "ping"}])
+    printer = _EventPrinter(out)
 
-            _heading(out, "two 503s then success: the retry plugin backs off and tries again")
-            primary.faults.script("/api/chat", [503, 503])
+    async with OllamaEmulator() as primary, OllamaEmulator() as second:
+        _heading(out, "retry: the server answers 503 twice, then recovers")
+        primary.faults.script("/api/chat", [503, 503])
+        async with OllamaClient(primary.url, plugins=["retry", printer], plugin_config={
+                "retry": {"base_delay": 0.05, "max_delay": 0.2}}) as client:
             reply = await client.chat(chat)
-            print(f"  answer: {reply.message.content.strip()!r} "
-                  f"after {primary.hits('/api/chat')} attempts", file=out)
+        print(f"  answer {reply.message.content.strip()!r} after "
+              f"{primary.hits('/api/chat')} attempts", file=out)
 
-            _heading(out, "the primary keeps failing: its breaker opens, failover moves on")
-            primary.faults.add(path="/api/generate", status=500, times=None)
-            for i in range(4):
-                gen = await client.generate(GenerateRequest(model="llama3.2", prompt=f"n{i}",
-                                                            options={"num_predict": 3}))
-                print(f"  generate #{i + 1} answered: {gen.response.strip()!r}", file=out)
-            primary.faults.clear()
+        _heading(out, "circuit_breaker: three failures open it; it probes again later")
+        primary.faults.add(path="/api/generate", status=500, times=3)
+        config: dict[str, dict[str, Any]] = {
+            "circuit_breaker": {"fail_max": 3, "reset_timeout": 0.3}}
+        request = GenerateRequest(model="llama3.2", prompt="hi", options={"num_predict": 2})
+        async with OllamaClient(primary.url, plugins=["circuit_breaker", printer],
+                                plugin_config=config) as client:
+            for i in range(5):
+                before = primary.hits("/api/generate")
+                try:
+                    await client.generate(request)
+                    outcome = "ok"
+                except CircuitOpenError as exc:
+                    outcome = f"refused at once: {exc}"
+                except OllamaError as exc:
+                    outcome = f"{type(exc).__name__}: {exc}"
+                sent = primary.hits("/api/generate") - before
+                print(f"  call {i + 1}: {outcome} ({sent} request sent)", file=out)
+            await asyncio.sleep(0.35)  # the demo runs on the real clock
+            await client.generate(request)
+            breaker = client.plugin("circuit_breaker")
+            print(f"  after the reset timeout a probe succeeded; the breaker is "
+                  f"{breaker.state(endpoint='generate')}", file=out)
 
-            _heading(out, "the primary goes away: requests fail over to the second server")
+        _heading(out, "failover + health_checks: the primary goes away and comes back")
+        async with OllamaClient(primary.url, plugins=["retry", "failover", "health_checks",
+                                                      printer], plugin_config={
+                "retry": {"base_delay": 0.05},
+                "failover": {"endpoints": [primary.url, second.url], "cooldown": 0.5},
+                "health_checks": {"interval": 0.1, "timeout": 0.5,
+                                  "unhealthy_threshold": 1, "healthy_threshold": 1},
+                }) as client:
+            await client.list_models()
             await primary.stop()
+            print("  (primary stopped)", file=out)
             for i in range(3):
                 tags = await client.list_models()
-                print(f"  list_models #{i + 1}: {len(tags.models)} models "
-                      f"(second server hits: {second.hits('/api/tags')})", file=out)
+                print(f"  list_models #{i + 1}: {len(tags.models)} models, second server has "
+                      f"answered {second.hits('/api/tags')} so far", file=out)
             await primary.start()
+            print("  (primary restarted)", file=out)
+            health = client.plugin("health_checks")
+            await health.check_now()
+            await asyncio.sleep(0.6)  # let the cooldown pass on the real clock
+            before = primary.hits("/api/tags")
+            await client.list_models()
+            print(f"  the next call went to the primary again: "
+                  f"{primary.hits('/api/tags') - before == 1}", file=out)
 
-            _heading(out, "identical embeds: the second one comes from the cache")
-            request = EmbedRequest(model="all-minilm", input="cache me")
-            before = second.hits("/api/embed") + third.hits("/api/embed") + \
-                primary.hits("/api/embed")
-            await client.embed(request)
-            await client.embed(request)
-            after = second.hits("/api/embed") + third.hits("/api/embed") + \
-                primary.hits("/api/embed")
-            print(f"  2 embed calls, {after - before} reached a server", file=out)
+        _heading(out, "rate_limiting: 4 per second, burst 2; six calls at once")
+        loop = asyncio.get_running_loop()
+        async with OllamaClient(primary.url, plugins=["rate_limiting"], plugin_config={
+                "rate_limiting": {"rate": 4, "burst": 2}}) as client:
+            start = loop.time()
 
-            kinds = sorted({e.name for e in printer.events})
-            print(f"\n  events seen: {', '.join(kinds)}", file=out)
+            async def timed(i: int) -> str:
+                await client.version()
+                return f"call {i + 1} at +{loop.time() - start:.2f}s"
+
+            for line in await asyncio.gather(*(timed(i) for i in range(6))):
+                print(f"  {line}", file=out)
+
+        _heading(out, "request_caching: the second identical embed is served from memory")
+        async with OllamaClient(primary.url, plugins=["request_caching", printer]) as client:
+            before = primary.hits("/api/embed")
+            embed = EmbedRequest(model="all-minilm", input="cache me")
+            await client.embed(embed)
+            await client.embed(embed)
+            print(f"  2 embed calls, {primary.hits('/api/embed') - before} reached the server; "
+                  f"stats {client.plugin('request_caching').stats()}", file=out)
+
+        _heading(out, "the full stack, outermost first")
+        async with OllamaClient(primary.url, plugins="full") as client:
+            for line in client.describe_chain().splitlines():
+                print(f"    {line}", file=out)
+
+    kinds = sorted({e.name for e in printer.events})
+    print(f"\n  events seen: {', '.join(kinds)}", file=out)
 
 
 async def run_demo(host: str | None = None, out: TextIO = sys.stdout,

@@ -28,5 +28,6 @@ class Event:
         return self.data[key]
 
     def __str__(self) -> str:
-        details = ", ".join(f"{k}={v}" for k, v in self.data.items())
+        details = ", ".join(f"{k}={round(v, 3) if isinstance(v, float) else v}"
+                            for k, v in self.data.items())
         return f"[{self.source}] {self.name}: {details}"
