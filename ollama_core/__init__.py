@@ -19,6 +19,7 @@ from __future__ import annotations
 from ._client import OllamaClient
 from ._clock import Clock, FakeClock, MonotonicClock
 from ._events import Event
+from ._host import parse_host
 from ._exceptions import (
     AllEndpointsFailedError,
     AuthenticationError,
@@ -185,5 +186,6 @@ __all__ = [
     "__version__",
     "available_plugins",
     "hookimpl",
+    "parse_host",
     "parse_retry_after",
 ]

@@ -229,6 +229,11 @@ class OllamaClient:
         """The middleware chain, outermost first (see ``ollama_core._middleware``)."""
         return self._chain.describe()
 
+    @property
+    def wants_events(self) -> bool:
+        """Whether any plugin listens to events; lets emitters skip building them."""
+        return self._plugins.has_event_hook
+
     def emit(self, event: Event) -> None:
         """Publish an event to every ``ollama_event`` implementation."""
         self._plugins.event(self, event)

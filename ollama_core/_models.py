@@ -88,11 +88,13 @@ class Request:
 
     def copy(self, **changes: Any) -> Request:
         """A shallow copy with ``changes`` applied; headers and extensions are copied too."""
-        values: dict[str, Any] = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        values["headers"] = dict(self.headers)
-        values["extensions"] = dict(self.extensions)
-        values.update(changes)
-        return Request(**values)
+        # Positional construction: this runs once per attempt in retry and failover.
+        new = Request(self.method, self.path, self.endpoint, self.json, self.data, self.stream,
+                      self.terminal, dict(self.headers), self.upstream, self.timeouts,
+                      self.idempotent, dict(self.extensions), self.attempt)
+        for name, value in changes.items():
+            setattr(new, name, value)
+        return new
 
     def __repr__(self) -> str:
         target = self.upstream.display if self.upstream is not None else "<default>"
@@ -119,7 +121,7 @@ class Response:
 
     __slots__ = ("status", "headers", "request", "body", "from_cache", "upstream",
                  "_bytes", "_lines", "_first", "_abort", "_callbacks", "_finished",
-                 "_taps")
+                 "_taps", "__weakref__")
 
     def __init__(self, request: Request, status: int, headers: Mapping[str, str] | None = None,
                  *, body: Any = None, lines: AsyncIterator[dict[str, Any]] | None = None,

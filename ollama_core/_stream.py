@@ -199,25 +199,29 @@ class Stream(Generic[T]):
         return self
 
     async def __anext__(self) -> T:
-        if not self._resumed.is_set():
-            await self._resumed.wait()
-        if self._state is StreamState.CANCELLED:
-            await self._release()
-            if self._cancel_error is not None:
-                raise self._cancel_error
-            raise StopAsyncIteration
-        if self._state in (StreamState.COMPLETED, StreamState.FAILED):
-            raise StopAsyncIteration
-        if self._lines is None:
-            try:
-                await self.start()
-            except BaseException:
-                self._fail()
-                raise
-            return await self.__anext__()
-        assert self._lines is not None
+        lines = self._lines
+        # While STREAMING nothing is paused, cancelled or ended and the lines are there, so
+        # the hot path (every chunk) skips the checks below.
+        if self._state is not StreamState.STREAMING or lines is None:
+            if not self._resumed.is_set():
+                await self._resumed.wait()
+            if self._state is StreamState.CANCELLED:
+                await self._release()
+                if self._cancel_error is not None:
+                    raise self._cancel_error
+                raise StopAsyncIteration
+            if self._state in (StreamState.COMPLETED, StreamState.FAILED):
+                raise StopAsyncIteration
+            if self._lines is None:
+                try:
+                    await self.start()
+                except BaseException:
+                    self._fail()
+                    raise
+                return await self.__anext__()
+            lines = self._lines
         try:
-            line = await self._lines.__anext__()
+            line = await lines.__anext__()
         except StopAsyncIteration:
             self.metrics.ended_at = self._clock.now()
             self._sync_bytes()
@@ -235,7 +239,8 @@ class Stream(Generic[T]):
             raise
         metrics = self.metrics
         metrics.chunks += 1
-        metrics.bytes = self._response.bytes_received if self._response is not None else 0
+        response = self._response
+        metrics.bytes = response.bytes_received if response is not None else 0
         if metrics.first_chunk_at is None:
             metrics.first_chunk_at = self._clock.now()
         chunk = self._parse(line)

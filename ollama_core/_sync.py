@@ -299,6 +299,10 @@ class SyncOllamaClient:
     def describe_chain(self) -> str:
         return self._async.describe_chain()
 
+    @property
+    def wants_events(self) -> bool:
+        return self._async.wants_events
+
     def emit(self, event: Event) -> None:
         self._portal_call(lambda: self._async.emit(event))
 

@@ -17,6 +17,7 @@ import asyncio
 import json
 import platform
 import sys
+import weakref
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
@@ -117,7 +118,11 @@ class AiohttpTransport:
         self._ssl = ssl
         self._trust_env = trust_env
         self._session: aiohttp.ClientSession | None = None
-        self._bases: dict[int, tuple[yarl.URL, str, str | None]] = {}
+        # Weak keys: an upstream dropped by failover reconfiguration must not leave a stale
+        # Authorization value behind for a new object that happens to reuse its id.
+        self._bases: weakref.WeakKeyDictionary[
+            Upstream, tuple[yarl.URL, str | None, tuple[yarl.URL, str, str | None]]] = \
+            weakref.WeakKeyDictionary()
         self._aio_timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
 
     def set_api_key(self, api_key: str | None) -> None:
@@ -150,14 +155,14 @@ class AiohttpTransport:
 
     def _base(self, upstream: Upstream) -> tuple[yarl.URL, str, str | None]:
         """(URL without credentials, its text prefix for paths, Authorization value)."""
-        cached = self._bases.get(id(upstream))
-        if cached is None or cached[0] != upstream.url.with_user(None):
+        cached = self._bases.get(upstream)
+        if cached is None or cached[0] is not upstream.url or cached[1] != upstream.api_key:
             url = upstream.url.with_user(None)
             key_value = upstream.api_key or self._api_key
             auth = f"Bearer {key_value}" if key_value else basic_auth_header(upstream.url)
-            cached = (url, str(url).rstrip("/"), auth)
-            self._bases[id(upstream)] = cached
-        return cached
+            cached = (upstream.url, upstream.api_key, (url, str(url).rstrip("/"), auth))
+            self._bases[upstream] = cached
+        return cached[2]
 
     async def handle(self, request: Request) -> Response:
         """Send one attempt. Errors are raised as ``OllamaError`` subclasses."""

@@ -121,6 +121,10 @@ class OllamaEmulator:
     ) -> None:
         await self.stop()
 
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<OllamaEmulator {self.url} {state}, {len(self.models)} models>"
+
     @property
     def running(self) -> bool:
         return self._runner is not None
@@ -197,7 +201,7 @@ class OllamaEmulator:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith(CONTROL_PREFIX):
+        if request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/"):
             return await handler(request)
         raw = await request.read()
         parsed = _parse_json(raw) if not request.path.startswith("/api/blobs/") else None

@@ -62,12 +62,16 @@ class FaultRule:
 
     In a stream, counted in lines sent (``N``): ``reset_after`` aborts the connection with
     a TCP RST, ``malformed_after`` sends one line that is not JSON and then carries on,
-    ``error_after`` sends ``{"error": ...}`` and ends the stream (status stays 200),
-    ``truncate_after`` ends the stream cleanly without its last line. When the stream is
-    shorter than ``N``, the fault fires in place of the final line, so an armed fault
-    always shows. ``chunk_delay`` sleeps between lines, ``blank_lines`` puts an empty
-    line between lines, ``split_writes`` writes each line in pieces, cutting inside
+    ``error_after`` sends ``{"error": ...}`` and ends the stream with the status still
+    200, ``truncate_after`` ends the stream cleanly without its last line. When the
+    stream is shorter than ``N``, the fault fires in place of the final line, so an armed
+    fault always shows. ``chunk_delay`` sleeps between lines, ``blank_lines`` puts an
+    empty line between lines, ``split_writes`` writes each line in pieces, cutting inside
     multi-byte UTF-8 characters (send non-ASCII text to get some).
+
+    Faults do literally what they say: ``error_after=0`` gives a 200 stream whose first
+    line is the error. (Ollama itself turns a failure before the first line into a real
+    status with an ``application/json`` body; arm ``status=500, error=...`` for that.)
 
     A non-streamed body honours ``reset_after`` (> 0: half the body, then RST),
     ``truncate_after`` (half the body, then a clean close), ``malformed_after`` (a body

@@ -278,8 +278,7 @@ class OllamaRoutes:
     # -------------------------------------------------------------- inference
 
     def _schedule(
-        self, responder: Responder, record: ModelRecord, body: Mapping[str, Any],
-        keep_alive: float | None,
+        self, record: ModelRecord, body: Mapping[str, Any], keep_alive: float | None
     ) -> str | None:
         """Load the model (``/api/ps``) unless its options are invalid (a 500 in Ollama,
         where the check happens while scheduling the runner)."""
@@ -305,7 +304,9 @@ class OllamaRoutes:
         if not 0 <= top <= 20:
             return await responder.error(400, "top_logprobs must be between 0 and 20")
         name = body.get("model") or ""
-        record = self.state.find(name) if is_valid_name(name) else None
+        if name and not is_valid_name(name):
+            return await responder.error(400, "invalid model name")
+        record = self.state.find(name) if name else None
         if record is None:
             return await responder.error(404, f"model '{name}' not found")
         prompt: str = body.get("prompt") or ""
@@ -326,7 +327,7 @@ class OllamaRoutes:
         suffix: str = body.get("suffix") or ""
         if suffix and not record.has("insert"):
             return await responder.error(400, f"{full_name(record.name)} does not support insert")
-        error = self._schedule(responder, record, body, keep)
+        error = self._schedule(record, body, keep)
         if error is not None:
             return await responder.error(500, error)
         if not prompt:
@@ -377,8 +378,10 @@ class OllamaRoutes:
         if not 0 <= top <= 20:
             return await responder.error(400, "top_logprobs must be between 0 and 20")
         name = body.get("model") or ""
-        if not is_valid_name(name):
+        if not name:
             return await responder.error(400, "model is required")
+        if not is_valid_name(name):
+            return await responder.error(400, "invalid model name")
         record = self.state.find(name)
         if record is None:
             return await responder.error(404, f"model '{name}' not found")
@@ -396,7 +399,7 @@ class OllamaRoutes:
             return await responder.error(400, f"{go_quote(name)} does not support chat")
         if tools and not record.has("tools"):
             return await responder.error(400, f"{full_name(record.name)} does not support tools")
-        error = self._schedule(responder, record, body, keep)
+        error = self._schedule(record, body, keep)
         if error is not None:
             return await responder.error(500, error)
         if not messages:
@@ -492,8 +495,8 @@ class OllamaRoutes:
         except BindError as exc:
             return await responder.error(exc.status, exc.message)
         name = body.get("model") or ""
-        if not is_valid_name(name):
-            return await responder.error(404, f"model '{name}' not found")
+        if name and not is_valid_name(name):
+            return await responder.error(400, "invalid model name")
         given = body.get("input")
         if isinstance(given, str):
             inputs = [given] if given else []
@@ -506,7 +509,7 @@ class OllamaRoutes:
         record = self.state.find(name)
         if record is None:
             return await responder.error(404, f"model '{name}' not found")
-        error = self._schedule(responder, record, body, keep)
+        error = self._schedule(record, body, keep)
         if error is not None:
             return await responder.error(500, error)
         if not inputs:
@@ -539,15 +542,17 @@ class OllamaRoutes:
         except BindError as exc:
             return await responder.error(exc.status, exc.message)
         name = body.get("model") or ""
-        if not is_valid_name(name):
+        if not name:
             return await responder.error(400, "model is required")
+        if not is_valid_name(name):
+            return await responder.error(400, "invalid model name")
         record = self.state.find(name)
         if record is None:
             # this path skips the early existence check: the scheduler's wording
             return await responder.error(
                 404, f"model {go_quote(name)} not found, try pulling it first"
             )
-        error = self._schedule(responder, record, body, keep)
+        error = self._schedule(record, body, keep)
         if error is not None:
             return await responder.error(500, error)
         prompt = body.get("prompt") or ""

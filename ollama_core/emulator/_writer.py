@@ -188,16 +188,16 @@ class Responder:
     async def stream(self, lines: Iterable[bytes]) -> web.StreamResponse:
         """Send NDJSON ``lines`` (each ending in ``\\n``), applying the stream faults."""
         rule = self.rule or FaultRule()
+        iterator: Iterator[bytes] = iter(lines)
+        current = next(iterator, None)
+        following = next(iterator, None)
         resp = web.StreamResponse(status=200, headers={"Content-Type": NDJSON_TYPE})
         paced = self.chunk_delay > 0 or rule.split_writes
         pending = bytearray()
         try:
             await resp.prepare(self.request)
-            iterator: Iterator[bytes] = iter(lines)
-            current = next(iterator, None)
             index = 0
             while current is not None:
-                following = next(iterator, None)
                 last = following is None
                 if _fires(rule.reset_after, index, last):
                     await self._write(resp, pending, split=rule.split_writes)
@@ -222,7 +222,7 @@ class Responder:
                         await asyncio.sleep(self.chunk_delay)
                 elif len(pending) >= BATCH_BYTES:
                     await self._write(resp, pending, split=False)
-                current = following
+                current, following = following, next(iterator, None)
                 index += 1
             await self._write(resp, pending, split=rule.split_writes)
             await resp.write_eof()

@@ -35,8 +35,10 @@ The policy, per call (each retry round of the retry plugin, which sits outside, 
    ``ConnectTimeout`` and ``CircuitOpenError``. Any other failure still marks the endpoint
    down but is raised as is.
 5. When every endpoint in the plan failed, ``AllEndpointsFailedError`` lists each one's
-   failure (URL without credentials -> exception), chained from the last one. With a
-   single endpoint the original error is raised unchanged.
+   failure (URL without credentials -> exception), chained from the last one; the retry
+   plugin, outside failover, may then retry the whole round. The original error is raised
+   unchanged instead with a single endpoint, and when a non-idempotent call stops on an
+   error that may have reached the server (so that an outer retry does not repeat it).
 6. A success clears the endpoint's cooldown (``UpstreamRegistry.mark_success``). A stream
    counts as a success once committed; if its connection then breaks, the endpoint is
    marked down (the call itself cannot move: the caller has seen data).
@@ -191,8 +193,10 @@ class FailoverPlugin:
 
     @property
     def endpoints(self) -> list[Upstream]:
-        """The endpoints, in priority order (the client's ``upstreams``)."""
-        return list(self._upstreams())
+        """The endpoints, in priority order (the client's ``upstreams``); empty before the
+        plugin is attached to a client. (Never raises: plugin managers may read
+        attributes while registering.)"""
+        return list(self._registry) if self._registry is not None else []
 
     @property
     def failovers(self) -> int:
@@ -258,34 +262,53 @@ class FailoverPlugin:
             return await call_next(request)
         registry = self._registry
         assert registry is not None, "failover middleware used before client setup"
-        plan = self._plan(list(registry), self._clock.now())
-        last = len(plan) - 1
+        now = self._clock.now()
+        plan: list[Upstream] | None = None
+        upstream = registry.primary
+        if self._round_robin or not upstream.is_available(now):
+            plan = self._plan(list(registry), now)
+            upstream = plan[0]
+        # else the fast path: the primary is available; the rest of the plan is only
+        # worked out if it fails.
+        index = 0
         failures: dict[str, BaseException] | None = None
-        for index, upstream in enumerate(plan):
+        while True:
             upstream.requests += 1
             try:
                 response = await call_next(request.copy(upstream=upstream))
             except Exception as exc:
                 if not _is_failure(exc):
                     raise
+                if plan is None:
+                    plan = [upstream, *(u for u in self._plan(list(registry), now)
+                                        if u is not upstream)]
                 if failures is None:
                     failures = {}
                 failures[upstream.display] = exc
-                moves = index < last and (request.idempotent or isinstance(exc, _UNSENT))
+                last = len(plan) - 1
+                movable = request.idempotent or isinstance(exc, _UNSENT)
+                moves = movable and index < last
                 self._mark_down(upstream, exc, request.endpoint,
                                 plan[index + 1] if moves else None)
                 if moves:
                     self._failovers += 1
+                    index += 1
+                    upstream = plan[index]
                     continue
-                if index < last or last == 0:
+                # Unwrapped when there is nothing to aggregate, and when the request may
+                # have reached the server: the error's own type then tells an outer retry
+                # not to repeat a non-idempotent call.
+                if last == 0 or not movable:
                     raise
                 raise AllEndpointsFailedError(failures) from exc
-            registry.mark_success(upstream)
+            if upstream.down_until is None and not upstream.consecutive_failures:
+                upstream.consecutive_successes += 1  # mark_success's effect, lock-free
+            else:
+                registry.mark_success(upstream)
             if response.is_stream:
                 response.on_done(functools.partial(self._stream_done, upstream,
                                                    request.endpoint))
             return response
-        raise AssertionError("unreachable: the plan is never empty")  # pragma: no cover
 
     def _mark_down(self, upstream: Upstream, exc: BaseException, endpoint: str,
                    to: Upstream | None) -> None:

@@ -42,9 +42,13 @@ gives its place up without taking or wasting a token.
 
 Statistics: :meth:`RateLimitingPlugin.stats`. Event: ``rate_limited`` with ``endpoint``,
 ``waited`` (seconds of the client's clock) and ``rejected`` whenever a call had to wait
-or was refused. Cooperation: the retry plugin sees ``RateLimitExceededError`` (with its
-``retry_after``) like any other error it may or may not retry; the circuit breaker sits
-outside, so a refused call never reaches it as a server failure.
+or was refused.
+
+Cooperation: the plugins outside (breaker, failover, retry, cache) see a refusal as a
+``RateLimitExceededError`` raised before anything was sent. It is a ``PluginError``, not a
+server failure: a breaker must not count it, failover may try the next server (with
+``per_upstream`` that server has its own bucket), retry may wait ``retry_after`` and try
+again. A cache hit never reaches the limiter, so it costs no token.
 """
 
 from __future__ import annotations
@@ -133,7 +137,7 @@ def _resolve(prefix: str, raw: Mapping[str, Any]) -> LimitSpec:
     )
 
 
-def parse_config(config: Mapping[str, Any]) -> tuple[LimitSpec, dict[str, LimitSpec], bool]:
+def _parse_config(config: Mapping[str, Any]) -> tuple[LimitSpec, dict[str, LimitSpec], bool]:
     """Validate ``config``: (default limits, limits by endpoint, per_upstream)."""
     if not isinstance(config, Mapping):
         raise InvalidConfigError(f"rate_limiting: configuration must be a mapping, got "
@@ -216,7 +220,7 @@ class RateLimitingPlugin:
     order = ORDER_RATE_LIMIT
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
-        self._default, self._overrides, self._per_upstream = parse_config(config or {})
+        self._default, self._overrides, self._per_upstream = _parse_config(config or {})
         self._limiters: dict[str, _Limiter] = {}
         self._clock: Clock = MonotonicClock()
         self._client: OllamaClient | None = None
@@ -235,7 +239,7 @@ class RateLimitingPlugin:
     def reconfigure(self, config: Mapping[str, Any]) -> None:
         """Apply new settings at once. Tokens, in-flight counts and queued calls carry
         over; a call already sleeping for its token finishes that sleep first."""
-        default, overrides, per_upstream = parse_config(config)
+        default, overrides, per_upstream = _parse_config(config)
         self._default, self._overrides = default, overrides
         if per_upstream != self._per_upstream:
             # Keys change meaning; calls in flight release into the old limiters.

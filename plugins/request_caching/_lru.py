@@ -7,8 +7,8 @@ the front, an O(1) peek per operation instead of a sweep or a background timer (
 would also fight a fake clock). After a TTL change the order may be off for a while; every
 lookup still checks its own entry's deadline, so nothing stale is ever served.
 
-An entry expires when ``now >= stored_at + ttl``. Stored values are the JSON bytes of the
-answer, so a hit hands out a fresh copy and ``bytes`` measures exactly what is held.
+An entry expires when ``now >= stored_at + ttl``. ``size`` is whatever the owner counts
+(the request caching plugin counts the answer's JSON as received).
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ __all__ = ["Entry", "LRUCache"]
 
 @dataclass(slots=True, eq=False)
 class Entry:
-    """One cached answer: the body of a plain response, or the lines of a stream."""
+    """One cached answer: the serialized body of a plain response (``stream`` false) or
+    list of lines of a stream (``stream`` true)."""
 
     endpoint: str
-    body: bytes | None
-    lines: tuple[bytes, ...] | None
+    data: bytes
+    stream: bool
     size: int
     expires_at: float
 

@@ -12,6 +12,7 @@ a pseudo-terminal, the ``emulator`` server) run on their own.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
@@ -20,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -103,7 +105,7 @@ CASES: dict[str, list[Step]] = {
     "show": [Step(["show", "llama3.2"])],
     "show_json_verbose": [Step(["show", "llama3.2", "--verbose", "--json"])],
     "chat_then_ps": [Step(["chat", "llama3.2", "hello", "world"], target="ps"),
-                     Step(["ps"], target="ps"), Step(["--json", "ps"], target="ps")],
+                     Step(["ps"], target="ps")],
     "chat_json": [Step(["--json", "chat", "llama3.2", "hi"])],
     "chat_no_stream_json": [Step(["--json", "chat", "--no-stream", "llama3.2", "hi"])],
     "chat_stdin": [Step(["chat", "llama3.2"], input="from a pipe\n")],
@@ -118,23 +120,25 @@ CASES: dict[str, list[Step]] = {
     "create": [Step(["create", "cli-created", "--from", "llama3.2", "--system", "Be brief.",
                      "-p", "temperature=0.1"]),
                Step(["show", "cli-created", "--system"])],
-    "cp_rm": [Step(["cp", "llama3.2", "cli-copy"]), Step(["--json", "list"]),
-              Step(["rm", "cli-copy", "nope"]), Step(["--json", "list"])],
+    "cp_rm": [Step(["cp", "llama3.2", "cli-copy"], target="copies"),
+              Step(["rm", "cli-copy", "nope"], target="copies")],
     "embed": [Step(["embed", "all-minilm", "first text", "second text"]),
               Step(["--json", "embed", "nomic-embed-text", "--dimensions", "8", "hello"])],
     "health": [Step(["health"]),
                Step(["--json", "--plugins", "health_checks", "health"])],
-    "version": [Step(["version"]), Step(["--json", "version"]),
-                Step(["--host", UNREACHABLE, "version"], target=None)],
+    "version": [Step(["version"])],
+    "version_offline": [Step(["--host", UNREACHABLE, "version"], target=None)],
     "missing_model": [Step(["chat", "nope", "hi"]), Step(["show", "nope"])],
     "unreachable": [Step(["--host", UNREACHABLE, "list"], target=None),
                     Step(["--host", UNREACHABLE, "health"], target=None)],
-    "bad_config": [Step(["--config", "max_attempts", "list"]),
-                   Step(["--config", "retry.max_attempts=5", "list"]),
-                   Step(["--plugins", "retry", "--config", "retry.max_attempts=0", "list"]),
-                   Step(["--plugins", "nosuch", "list"]),
-                   Step(["chat", "llama3.2", "-o", "temperature=hot", "hi"]),
-                   Step([], target=None)],
+    # Usage and configuration errors, one case each so they run side by side.
+    **{f"usage_{i}": [step] for i, step in enumerate([
+        Step(["--config", "max_attempts", "list"]),
+        Step(["--config", "retry.max_attempts=5", "list"]),
+        Step(["--plugins", "retry", "--config", "retry.max_attempts=0", "list"]),
+        Step(["--plugins", "nosuch", "list"]),
+        Step(["chat", "llama3.2", "-o", "temperature=hot", "hi"]),
+        Step([], target=None)])},
     "retry_plugin": [Step(["--plugins", "retry", "--config", "retry.base_delay=0.01",
                            "--config", "retry.jitter=none", "list"], target="faulty"),
                      Step(["list"], target="faulty")],
@@ -144,10 +148,11 @@ CASES: dict[str, list[Step]] = {
 
 @pytest.fixture(scope="module")
 def runs() -> Iterator[Batch]:
-    names = ("shared", "ps", "repl", "faulty")
-    with EmulatorThread() as shared, EmulatorThread() as ps, EmulatorThread() as repl, \
-            EmulatorThread() as faulty:
-        emulators = dict(zip(names, (shared, ps, repl, faulty), strict=True))
+    # Cases that check server state get an emulator of their own.
+    names = ("shared", "ps", "repl", "faulty", "copies")
+    with contextlib.ExitStack() as stack:
+        emulators = {name: stack.enter_context(EmulatorThread()) for name in names}
+        faulty = emulators["faulty"]
         # Two 503s and a normal answer for the call with retries, then a 500 for the call
         # without.
         faulty.faults.script("/api/tags", [503, 503, None, 500])
@@ -214,14 +219,13 @@ def test_show_json_verbose_is_the_full_model_info(runs: Batch) -> None:
 
 
 def test_ps_lists_the_model_a_chat_loaded(runs: Batch) -> None:
-    chat, ps, ps_json = runs["chat_then_ps"]
+    chat, ps = runs["chat_then_ps"]
     assert chat.returncode == 0, chat.stderr
     assert chat.stdout == "Echo: hello world\n"
     assert ps.returncode == 0, ps.stderr
     header, row = ps.stdout.splitlines()
     assert header.split() == ["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"]
     assert row.startswith("llama3.2:latest") and "from now" in row and "GPU" in row
-    assert [m["name"] for m in json.loads(ps_json.stdout)["models"]] == ["llama3.2:latest"]
 
 
 # ------------------------------------------------------------------------------------------
@@ -321,14 +325,15 @@ def test_create_from_a_base_model(runs: Batch) -> None:
 
 
 def test_cp_and_rm_with_one_missing_model(runs: Batch) -> None:
-    cp, before, rm, after = runs["cp_rm"]
+    cp, rm = runs["cp_rm"]
     assert cp.returncode == 0 and cp.stdout == "copied 'llama3.2' to 'cli-copy'\n"
-    assert "cli-copy:latest" in {m["name"] for m in json.loads(before.stdout)["models"]}
     # The existing model is deleted even though the other one is missing.
     assert rm.returncode == 1
     assert rm.stdout == "deleted 'cli-copy'\n"
     assert rm.stderr == "error: model 'nope' not found\n"
-    assert "cli-copy:latest" not in {m["name"] for m in json.loads(after.stdout)["models"]}
+    emulator = runs.emulators["copies"]
+    assert emulator.hits("/api/copy") == 1 and emulator.hits("/api/delete") == 2
+    assert "cli-copy:latest" not in emulator.models
 
 
 def test_embed_prints_one_vector_per_text(runs: Batch) -> None:
@@ -358,11 +363,10 @@ def test_health(runs: Batch) -> None:
 
 
 def test_version(runs: Batch) -> None:
-    text, as_json, offline = runs["version"]
+    text, offline = runs.one("version"), runs.one("version_offline")
     assert text.returncode == 0
     assert text.stdout.splitlines()[0] == f"ollama-core version {__version__}"
     assert "server version 0.33.0" in text.stdout
-    assert json.loads(as_json.stdout)["server"] == "0.33.0"
     # No server is not an error for `version`: it says so and still prints its own.
     assert offline.returncode == 0
     assert offline.stdout == f"ollama-core version {__version__}\n"
@@ -401,7 +405,7 @@ def test_unreachable_host_names_the_url_and_exit_1(runs: Batch) -> None:
 ], ids=["config-syntax", "config-not-enabled", "config-value", "unknown-plugin",
         "bad-option", "no-command"])
 def test_invalid_usage_or_config_is_exit_2(runs: Batch, index: int, expected: str) -> None:
-    result = runs["bad_config"][index]
+    result = runs.one(f"usage_{index}")
     assert result.returncode == 2
     no_traceback(result)
     assert expected in result.stderr
@@ -459,9 +463,10 @@ def test_pull_redraws_one_line_per_step_on_a_terminal() -> None:
 
 
 def test_ctrl_c_cancels_the_stream_and_exits_130() -> None:
-    with EmulatorThread(chunk_delay=0.2) as emu:
+    delay = 0.05
+    with EmulatorThread(chunk_delay=delay) as emu:
         with subprocess.Popen(
-                [*CLI, "--host", emu.url, "chat", "llama3.2", *["word"] * 40],
+                [*CLI, "--host", emu.url, "chat", "llama3.2", *["word"] * 200],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                 env=_env()) as proc:
             assert proc.stdout is not None
@@ -469,10 +474,13 @@ def test_ctrl_c_cancels_the_stream_and_exits_130() -> None:
             proc.send_signal(signal.SIGINT)
             out, err = proc.communicate(timeout=TIMEOUT)
         assert proc.returncode == 130
-        assert first == b"Echo: " and out.count(b"word") < 40
+        assert first == b"Echo: " and out.count(b"word") < 200
         assert b"Traceback" not in err
         # The CLI dropped its connection, so the server stopped generating.
         assert emu.wait_for_connections(0, timeout=2.0)
+        # The emulator's handler only notices at its next write; let it end before the
+        # emulator stops, or its task is destroyed while pending.
+        time.sleep(3 * delay)
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT],
@@ -518,3 +526,50 @@ def test_help_lists_every_command(runs: Batch) -> None:
     for command in ("chat", "generate", "list", "show", "ps", "pull", "push", "create", "cp",
                     "rm", "embed", "health", "emulator", "version"):
         assert f"    {command}" in result.stdout
+
+
+def test_interactive_chat_on_a_terminal_prompts() -> None:
+    with EmulatorThread() as emu:
+        leader, follower = pty.openpty()
+        with subprocess.Popen([*CLI, "--host", emu.url, "chat", "llama3.2"], stdin=follower,
+                              stdout=follower, stderr=follower, env=_env()) as proc:
+            os.close(follower)
+            os.write(leader, b"hello there\n/bye\n")
+            out = _read_pty(leader, proc)
+            os.close(leader)
+    assert proc.returncode == 0, out
+    assert ">>> " in out and "/? for help" in out
+    assert "Echo: hello there" in out
+
+
+# ------------------------------------------------------------------------------------------
+# Helpers, in-process
+# ------------------------------------------------------------------------------------------
+
+
+def test_config_items_nest_and_parse_json_values() -> None:
+    from ollama_core._cli import _config_item, _plugin_config
+
+    items = [_config_item("retry.max_attempts=5"), _config_item("retry.jitter=none"),
+             _config_item('failover.endpoints=["a", "b"]'),
+             _config_item("rate_limiting.endpoints.chat.rate=2.5")]
+    assert _plugin_config(items) == {
+        "retry": {"max_attempts": 5, "jitter": "none"},
+        "failover": {"endpoints": ["a", "b"]},
+        "rate_limiting": {"endpoints": {"chat": {"rate": 2.5}}},
+    }
+
+
+def test_sizes_and_relative_times() -> None:
+    import datetime as dt
+
+    from ollama_core._cli import _human_bytes, _relative
+
+    assert [_human_bytes(n) for n in (512, 45_600_000, 2_019_393_189)] == [
+        "512 B", "46 MB", "2.0 GB"]
+    now = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
+    assert _relative("2025-01-01T11:56:59.123456789Z", now) == "3 minutes ago"
+    assert _relative("2025-01-01T13:00:00+01:00", now) == "Just now"
+    assert _relative("2025-01-01T12:04:30Z", now) == "4 minutes from now"
+    assert _relative("2318-01-01T00:00:00Z", now) == "Forever"
+    assert _relative("not a time", now) == "not a time"

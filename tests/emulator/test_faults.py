@@ -208,7 +208,9 @@ async def test_error_after(api: Any) -> None:
     assert [line["done"] for line in lines[:2]] == [False, False]
     assert lines[2] == {"error": "an error was encountered while running the model"}
     api.emulator.faults.add(path="/api/chat", error_after=0, error="out of memory")
-    assert (await api.post("/api/chat", CHAT)).lines == [{"error": "out of memory"}]
+    first = await api.post("/api/chat", CHAT)
+    assert (first.status, first.lines) == (200, [{"error": "out of memory"}])
+    assert first.content_type == "application/x-ndjson"
 
 
 async def test_truncate_after(api: Any) -> None:

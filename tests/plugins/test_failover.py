@@ -321,6 +321,26 @@ async def test_non_idempotent_call_moves_on_only_after_connect_error(
         assert client.upstreams.primary.down_until == START + COOLDOWN
 
 
+@pytest.mark.parametrize("last_fault, error", [("reset", ReadError),
+                                               ("stopped", AllEndpointsFailedError)])
+async def test_non_idempotent_call_is_aggregated_only_when_nothing_was_sent(
+        emus: list[OllamaEmulator], fake_clock: FakeClock, last_fault: str,
+        error: type[Exception]) -> None:
+    a, b, c = emus
+    await a.stop()
+    await b.stop()
+    if last_fault == "reset":
+        c.faults.add(path="/api/copy", reset_after=0, times=1)
+    else:
+        await c.stop()
+    async with failover_client(emus, fake_clock, EventLog()) as client:
+        # The ReadError comes unwrapped, so an outer retry sees a call that may have
+        # been done and does not repeat it; refused connections everywhere aggregate.
+        with pytest.raises(error) as info:
+            await client.copy_model("llama3.2:latest", "copy-1")
+        assert type(info.value) is error
+
+
 # -- circuit breaker and streams ---------------------------------------------------------
 
 

@@ -66,6 +66,11 @@ def limiter(client: OllamaClient) -> RateLimitingPlugin:
     return plugin
 
 
+def limits(client: OllamaClient, endpoint: str) -> dict[str, Any]:
+    """The limiter snapshot of ``endpoint`` (empty before its first call)."""
+    return dict(limiter(client).stats()["limiters"].get(endpoint, {}))
+
+
 def gen(tag: str) -> dict[str, Any]:
     return {"model": "llama3.2", "prompt": tag, "options": {"num_predict": 1}}
 
@@ -150,26 +155,26 @@ async def test_max_wait_zero_rejects_at_once_naming_the_endpoint(
         ("chat", 0.0, True)]
 
 
-@pytest.mark.parametrize(("rate", "outcome"), [
-    (5, "waits 0.2s then passes"),
-    (2, "rejected at once: its token is 0.5s away"),
-])
+@pytest.mark.parametrize(("rate", "retry_after", "sleeps"), [
+    (5, None, [0.2]),  # the token is 0.2 s away: within max_wait, so it waits and passes
+    (2, 0.5, []),  # 0.5 s away: refused at once, saying when the token would come
+], ids=["waits-then-passes", "rejected-at-once"])
 async def test_max_wait_bounds_the_wait_for_a_token(emulator: OllamaEmulator, rate: float,
-                                                    outcome: str) -> None:
+                                                    retry_after: float | None,
+                                                    sleeps: list[float]) -> None:
     clock = FakeClock(autoadvance=True)
     async with make_client(emulator, clock, {"rate": rate, "burst": 1, "max_wait": 0.25}
                            ) as client:
         await client.generate(gen("first"))
-        if rate == 5:
+        if retry_after is None:
             await client.generate(gen("second"))
-            assert clock.now() == 0.2 and clock.sleeps == [0.2]
-            assert emulator.hits("/api/generate") == 2
         else:
             with pytest.raises(RateLimitExceededError) as info:
                 await client.generate(gen("second"))
-            assert info.value.retry_after == 0.5 and info.value.endpoint == "generate"
-            assert clock.now() == 0.0 and clock.sleeps == []
-            assert emulator.hits("/api/generate") == 1
+            assert info.value.retry_after == retry_after
+            assert info.value.endpoint == "generate"
+    assert clock.sleeps == sleeps and clock.now() == sum(sleeps)
+    assert emulator.hits("/api/generate") == (2 if retry_after is None else 1)
 
 
 async def test_max_wait_caps_the_line_and_rejects_the_rest_with_their_retry_after(
@@ -207,9 +212,9 @@ async def test_max_wait_on_a_busy_slot_waits_then_rejects(emulator: OllamaEmulat
             assert clock.now() == 0.25  # waited exactly max_wait
             assert info.value.retry_after is None and info.value.endpoint == "chat"
             assert "1 calls already in flight" in str(info.value)
-            assert limiter(client).stats()["limiters"]["chat"]["in_flight"] == 1
+            assert limits(client, "chat")["in_flight"] == 1
         # Closing the stream freed the slot.
-        assert limiter(client).stats()["limiters"]["chat"]["in_flight"] == 0
+        assert limits(client, "chat")["in_flight"] == 0
         await client.chat(chat("third"))
     assert emulator.hits("/api/chat") == 2
 
@@ -290,17 +295,17 @@ async def test_max_concurrent_admits_waiters_in_order_as_streams_close(
         starts = [asyncio.create_task(s.start()) for s in streams]
         await starts[0]
         await starts[1]
-        stats = limiter(client).stats()["limiters"]["chat"]
+        stats = limits(client, "chat")
         assert stats["in_flight"] == 2 and stats["waiting"] == 4
         assert emulator.hits("/api/chat") == 2
         for i in range(2, 6):
             await streams[i - 2].aclose()  # frees one slot: exactly the next call goes
             await starts[i]
             assert emulator.hits("/api/chat") == i + 1
-            assert limiter(client).stats()["limiters"]["chat"]["in_flight"] == 2
+            assert limits(client, "chat")["in_flight"] == 2
         for s in streams[4:]:
             await s.aclose()
-        assert limiter(client).stats()["limiters"]["chat"]["in_flight"] == 0
+        assert limits(client, "chat")["in_flight"] == 0
     assert [tag for _, tag in rec.sent] == [f"s{i}" for i in range(6)]
 
 
@@ -349,13 +354,13 @@ async def test_a_stream_holds_its_slot_until_it_ends_however_it_ends(
         stream = client.chat_stream(chat("held", n=3))
         await stream.start()
         queued = asyncio.create_task(client.chat(chat("queued")))
-        await settle(lambda: limiter(client).stats()["limiters"]["chat"]["waiting"] == 1)
+        await settle(lambda: limits(client, "chat")["waiting"] == 1)
         assert emulator.hits("/api/chat") == 1
         await end(client, stream, emulator)
         reply = await queued  # got the slot the stream gave back
         assert isinstance(reply, ChatResponse)
         await stream.aclose()
-        stats = limiter(client).stats()["limiters"]["chat"]
+        stats = limits(client, "chat")
     assert stats["in_flight"] == 0 and stats["waiting"] == 0
     assert emulator.hits("/api/chat") == 2
 
@@ -367,7 +372,7 @@ async def test_a_plain_call_releases_its_slot_on_error_and_cancellation(
     clock = FakeClock()
     async with make_client(emulator, clock, {"rate": None, "max_concurrent": 1}) as client:
         def stats() -> dict[str, Any]:
-            return limiter(client).stats()["limiters"].get("chat", {})
+            return limits(client, "chat")
 
         if how == "server error":
             emulator.faults.add(path="/api/chat", status=500)
@@ -440,7 +445,9 @@ async def test_tokens_refill_with_the_clock_and_reconfigure_keeps_them(
     async with make_client(emulator, clock, {"rate": 4, "burst": 4}) as client:
         for i in range(4):
             await client.generate(gen(str(i)))
-        tokens = lambda: limiter(client).stats()["limiters"]["generate"]["tokens"]  # noqa: E731
+        def tokens() -> float:
+            return float(limits(client, "generate")["tokens"])
+
         assert tokens() == 0.0
         clock.advance(0.5)
         assert tokens() == 2.0
