@@ -10,6 +10,9 @@ An emulator is told to fail on purpose, and an event printer shows each decision
    is raised;
 5. a server that is down (connection refused) is retried too.
 
+A sixth step turns the retry budget on: once retries exceed their share of the traffic,
+failures are raised at once (``retry_budget_exhausted``) instead of piling up retries.
+
 Fault injection needs the emulator, so this example always runs against one.
 
     python examples/retry.py
@@ -42,13 +45,19 @@ class EventPrinter:
 
     @hookimpl
     def ollama_event(self, event: Event) -> None:
-        print(f"   {time.perf_counter() - self.started:6.3f}s  {event}")
+        details = ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={str(v)[:48]}"
+                            for k, v in event.data.items() if v is not None)
+        print(f"   {time.perf_counter() - self.started:6.3f}s  {event.name}: {details}")
 
 
 async def main() -> None:
     chat = ChatRequest(model="llama3.2", messages=[{"role": "user", "content": "ping"}])
     config = {"retry": {"max_attempts": 4, "base_delay": 0.05, "multiplier": 2,
-                        "max_delay": 0.5, "jitter": "equal", "seed": 7}}
+                        "max_delay": 0.5, "jitter": "equal", "seed": 7,
+                        # The retry budget (at most 20% extra load, 3 retries minimum per
+                        # 10 s) protects a struggling server from retry storms; this demo
+                        # fails on purpose far more than that, so it is turned off here.
+                        "budget_ratio": None}}
     async with OllamaEmulator() as emulator, \
             OllamaClient(emulator.url, plugins=["retry", EventPrinter()],
                          plugin_config=config) as client:
@@ -90,9 +99,21 @@ async def main() -> None:
             print(f"   -> gave up: ConnectError: {exc}")
         await emulator.start()
 
+        print("6. the same failing server with a retry budget of 3 retries")
+        client.configure_plugin("retry", {**config["retry"], "budget_ratio": 0.1,
+                                          "budget_min_retries": 3})
+        emulator.faults.add(path="/api/chat", status=503, times=None)
+        for i in range(3):
+            try:
+                await client.chat(chat)
+            except ServiceUnavailableError:
+                print(f"   -> call {i + 1} failed")
+        emulator.faults.clear()
+
         stats = retry.stats
         print(f"\nretry stats: {stats.calls} calls, {stats.attempts} attempts, "
-              f"{stats.retries} retries, {stats.exhausted} gave up after max_attempts")
+              f"{stats.retries} retries; gave up {stats.exhausted}x after max_attempts, "
+              f"{stats.budget_exhausted}x on the budget")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import warnings
 from collections.abc import Mapping
 
@@ -15,6 +16,12 @@ __all__ = ["DEFAULT_HOST", "basic_auth_header", "parse_host", "resolve_base_url"
 
 DEFAULT_HOST = "http://localhost:11434"
 _DEFAULT_PORT = 11434
+_USERINFO = re.compile(r"^([a-zA-Z]+://)?[^/@]*@")
+
+
+def _safe(value: str) -> str:
+    """``value`` without ``user:password@``, for messages."""
+    return _USERINFO.sub(lambda m: m.group(1) or "", value.strip())
 
 
 def parse_host(value: str) -> yarl.URL:
@@ -50,7 +57,8 @@ def parse_host(value: str) -> yarl.URL:
     else:
         scheme = scheme.lower()
         if scheme not in ("http", "https"):
-            raise InvalidConfigError(f"unsupported URL scheme {scheme!r} in host {value!r}")
+            raise InvalidConfigError(
+                f"unsupported URL scheme {scheme!r} in host {_safe(value)!r}")
         default_port = 443 if scheme == "https" else 80
     userinfo, at, hostpart = rest.rpartition("@")
     if not at:
@@ -67,7 +75,7 @@ def parse_host(value: str) -> yarl.URL:
     try:
         return yarl.URL(f"{scheme}://{auth}{netloc_host}:{port}{path}", encoded=False)
     except ValueError as exc:
-        raise InvalidConfigError(f"invalid host {value!r}: {exc}") from exc
+        raise InvalidConfigError(f"invalid host {_safe(value)!r}") from exc
 
 
 def _split_host_port(hostport: str, default_port: int, original: str) -> tuple[str, int]:
@@ -85,7 +93,8 @@ def _split_host_port(hostport: str, default_port: int, original: str) -> tuple[s
     except ValueError:
         port = -1
     if not 0 <= port <= 65535:
-        warnings.warn(f"invalid port in host {original!r}; using {default_port}", stacklevel=4)
+        warnings.warn(f"invalid port in host {_safe(original)!r}; using {default_port}",
+                      stacklevel=4)
         return host, default_port
     return host, port
 

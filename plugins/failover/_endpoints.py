@@ -4,7 +4,8 @@ Endpoint URLs follow the same rules as the client's own base URL (Ollama's ``OLL
 parsing): no scheme means ``http`` on port 11434 (bare ``ollama.com`` means
 ``https://ollama.com:443``), ``http``/``https`` without a port mean 80/443, a sub-path is
 kept for reverse proxies, and the bind-all addresses ``0.0.0.0``/``::`` become loopback.
-The core's own parser is private, so this is a small re-implementation of those rules.
+The rules themselves are the core's (``ollama_core.parse_host``); this module adds the
+stricter checks a configuration file deserves.
 
 Nothing here ever puts an API key or URL credentials into a message.
 """
@@ -12,16 +13,16 @@ Nothing here ever puts an API key or URL credentials into a message.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import yarl
 
-from ollama_core import InvalidConfigError
+from ollama_core import InvalidConfigError, parse_host
 
 __all__ = ["EndpointSpec", "parse_endpoints"]
 
-_DEFAULT_PORT = 11434
 _USERINFO = re.compile(r"//[^/@]*@")
 _ENDPOINT_KEYS = frozenset({"url", "api_key"})
 
@@ -44,54 +45,23 @@ def _safe(text: str) -> str:
 
 
 def parse_url(value: str, where: str) -> yarl.URL:
-    """Normalise one endpoint URL with Ollama's host rules; ``where`` names it in errors."""
+    """Normalise one endpoint URL with Ollama's host rules (``ollama_core.parse_host``),
+    more strictly than for the client's own URL: a bad port, a query or a fragment is a
+    configuration error here, not a warning. ``where`` names the entry in errors."""
     raw = value.strip().strip("\"'").strip()
     if not raw:
         raise InvalidConfigError(f"failover: {where}: empty URL")
-    if raw == "ollama.com":
-        return yarl.URL("https://ollama.com:443")
-    scheme, sep, rest = raw.partition("://")
-    if sep:
-        scheme = scheme.lower()
-        if scheme not in ("http", "https"):
-            raise InvalidConfigError(
-                f"failover: {where}: unsupported URL scheme {scheme!r} in {_safe(raw)!r}")
-        default_port = 443 if scheme == "https" else 80
-    else:
-        scheme, rest = "http", raw
-        default_port = _DEFAULT_PORT
-    userinfo, at, hostpart = rest.rpartition("@")
-    if not at:
-        userinfo, hostpart = "", rest
-    hostport, slash, path = hostpart.partition("/")
-    path = "/" + path.strip("/") if slash and path.strip("/") else ""
-    if "?" in path or "#" in path or "?" in hostport or "#" in hostport:
+    if "?" in raw or "#" in raw:
         raise InvalidConfigError(
             f"failover: {where}: a base URL cannot carry a query or fragment: {_safe(raw)!r}")
-    if hostport.startswith("["):
-        host, _, tail = hostport[1:].partition("]")
-        port_text = tail[1:] if tail.startswith(":") else tail
-    elif hostport.count(":") > 1:  # bare IPv6: no port can be told apart
-        host, port_text = hostport, ""
-    else:
-        host, _, port_text = hostport.partition(":")
-    if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) <= 65535:
-            raise InvalidConfigError(
-                f"failover: {where}: invalid port {port_text!r} in {_safe(raw)!r}")
-        port = int(port_text)
-    else:
-        port = default_port
-    if host in ("", "0.0.0.0"):
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    netloc = f"[{host}]" if ":" in host else host
-    auth = f"{userinfo}@" if userinfo else ""
     try:
-        url = yarl.URL(f"{scheme}://{auth}{netloc}:{port}{path}", encoded=False)
-    except ValueError as exc:
-        raise InvalidConfigError(f"failover: {where}: invalid URL {_safe(raw)!r}") from exc
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            url = parse_host(raw)
+    except InvalidConfigError as exc:
+        raise InvalidConfigError(f"failover: {where}: {exc}") from exc
+    except UserWarning as exc:  # parse_host warns about a port it cannot use
+        raise InvalidConfigError(f"failover: {where}: invalid port in {_safe(raw)!r}") from exc
     if not url.host:
         raise InvalidConfigError(f"failover: {where}: no host in {_safe(raw)!r}")
     return url

@@ -59,3 +59,12 @@ def test_resolve_prefers_argument_then_env_then_default() -> None:
     assert str(resolve_base_url("1.2.3.4", env)) == "http://1.2.3.4:11434"
     assert str(resolve_base_url(None, env)) == "http://10.0.0.5:11434"
     assert str(resolve_base_url(None, {})) == "http://localhost:11434"
+
+
+def test_errors_about_a_host_never_show_its_credentials() -> None:
+    with pytest.raises(InvalidConfigError) as info:
+        parse_host("ftp://bob:hunter2@example.com")
+    assert "hunter2" not in str(info.value)
+    with pytest.warns(UserWarning) as caught:
+        parse_host("bob:hunter2@example.com:99999")
+    assert all("hunter2" not in str(w.message) for w in caught)
