@@ -20,8 +20,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-__all__ = ["EmulatorProcess", "process_cpu_seconds"]
+__all__ = ["EmulatorProcess", "count_server_connections", "process_cpu_seconds"]
 
+# Loopback only: never route the benchmark's control calls through a proxy.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 _LISTENING = re.compile(r"listening on (http://[^\s]+)")
 _TCP_ESTABLISHED = "01"
 _TCP_CLOSE_WAIT = "08"
@@ -37,6 +39,28 @@ def process_cpu_seconds(pid: int) -> float | None:
     # The command name may contain spaces; the fields after it are space separated.
     fields = raw[raw.rindex(")") + 2:].split()
     return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def count_server_connections(port: int) -> int | None:
+    """TCP connections to local ``port`` that the server side still holds open
+    (ESTABLISHED or CLOSE_WAIT), read from /proc/net/tcp{,6}; ``None`` without /proc."""
+    count, found = 0, False
+    port_hex = f"{port:04X}"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        found = True
+        for line in lines:
+            parts = line.split()
+            if len(parts) < 4:
+                continue
+            local, state = parts[1], parts[3]
+            if local.rsplit(":", 1)[1] == port_hex and state in (
+                    _TCP_ESTABLISHED, _TCP_CLOSE_WAIT):
+                count += 1
+    return count if found else None
 
 
 class EmulatorProcess:
@@ -75,7 +99,7 @@ class EmulatorProcess:
         threading.Thread(target=self._drain, args=(self._proc.stdout,), daemon=True).start()
         while time.monotonic() < deadline:  # listening is not answering: ask it
             try:
-                with urllib.request.urlopen(self.url + "/api/version", timeout=2) as resp:
+                with _OPENER.open(self.url + "/api/version", timeout=2) as resp:
                     json.loads(resp.read())
                 return self
             except (OSError, urllib.error.URLError, ValueError):
@@ -102,29 +126,11 @@ class EmulatorProcess:
     def clear_requests(self) -> None:
         """Forget recorded requests, so the emulator's memory does not grow run after run."""
         req = urllib.request.Request(self.url + "/_emulator/requests", method="DELETE")
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with _OPENER.open(req, timeout=10) as resp:
             resp.read()
 
     def open_connections(self) -> int | None:
-        """TCP connections to the emulator's port that the server side still holds open
-        (ESTABLISHED or CLOSE_WAIT), read from /proc/net/tcp{,6}; ``None`` without /proc."""
-        count, found = 0, False
-        port_hex = f"{self.port:04X}"
-        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-            try:
-                lines = Path(table).read_text().splitlines()[1:]
-            except OSError:
-                continue
-            found = True
-            for line in lines:
-                parts = line.split()
-                if len(parts) < 4:
-                    continue
-                local, state = parts[1], parts[3]
-                if local.rsplit(":", 1)[1] == port_hex and state in (
-                        _TCP_ESTABLISHED, _TCP_CLOSE_WAIT):
-                    count += 1
-        return count if found else None
+        return count_server_connections(self.port)
 
     def wait_for_connections(self, at_most: int = 0, timeout: float = 5.0) -> int | None:
         """Poll until at most ``at_most`` server-side connections remain; the last count."""

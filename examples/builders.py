@@ -61,7 +61,7 @@ async def main(host: str | None, model: str, embed_model: str) -> None:
                                                          "arguments": {"city": "Paris"}}}])
                     .tool_result({"celsius": 21, "sky": "clear"}, tool_name="get_weather")
                     .build())
-    print("roles:", [m.role for m in with_history.messages])
+    print("roles:", [m["role"] for m in with_history.to_dict()["messages"]])
 
     generate = (GenerateRequest.builder().model(model).prompt("Write a haiku about rain.")
                 .system("You are a poet.").stop("\n\n").keep_alive("10m").build())

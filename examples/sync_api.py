@@ -48,12 +48,12 @@ def main(host: str | None, model: str) -> None:
         print(f"\n  ({stream.metrics.chunks} chunks, state={stream.state})")
 
         # Leaving a for loop early releases the connection too.
-        stream = client.chat_stream({"model": model, "messages": [
+        chat_stream = client.chat_stream({"model": model, "messages": [
             {"role": "user", "content": "a long answer that we will not wait for"}]})
-        for i, chunk in enumerate(stream):
+        for i, _ in enumerate(chat_stream):
             if i == 2:
                 break
-        print(f"stopped early: state={stream.state}")
+        print(f"stopped early: state={chat_stream.state}")
 
         # Eight questions from four threads, sharing the one client.
         questions = [f"question number {i}" for i in range(8)]

@@ -22,6 +22,7 @@ import tempfile
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from ollama_core import ChatRequest, GenerateRequest, InvalidRequestError, OllamaClient
 from ollama_core.emulator import OllamaEmulator
@@ -83,9 +84,10 @@ async def main(host: str | None, model: str) -> None:
             # Bad images are rejected before sending, naming the field.
             for label, bad in [("a text file", b"hello, not an image"),
                                ("a missing file", Path(tmp) / "missing.png")]:
+                images: list[Any] = [png, bad]  # a Path is an extension of vision_support
                 try:
                     await client.generate(GenerateRequest(model=model, prompt="?",
-                                                          images=[png, bad]))  # type: ignore[list-item]
+                                                          images=images))
                 except InvalidRequestError as exc:
                     print(f"{label}: InvalidRequestError field={exc.field!r}: {exc}")
 

@@ -264,7 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--verbose", action="store_true",
                        help="print timings and token rates to stderr afterwards")
 
-    p = command("chat", _cmd_chat, "chat with a model (interactive without a prompt)")
+    p = command("chat", _cmd_chat, "chat with a model (interactive without a prompt)",
+                epilog="Interactive mode (no PROMPT on a terminal, or -i) reads one "
+                       "message per line.\n" + _REPL_HELP)
     generation_options(p)
     p.add_argument("-i", "--interactive", action="store_true",
                    help="read one message per line from stdin until EOF or /bye")

@@ -61,21 +61,25 @@ class NDJSONDecoder:
             number = self.line_number + buf.count(b"\n", 0, end) + 2
             raise LineTooLongError(f"stream line {number} exceeds {self._max} bytes",
                                    limit=self._max)
-        complete, self._buf = buf[:end], buf[end + 1:]
+        self._buf = buf[end + 1:]
         # Fast path: decode the UTF-8 of all complete lines at once and parse ``str`` lines,
         # which skips json.loads' per-call encoding detection (about a third of its cost
         # on a chat chunk). A batch no longer than the bound cannot hold a too-long line.
         # Anything unusual (invalid UTF-8, a bad line, a BOM) goes through ``_decode`` on
         # the line's bytes, so errors and edge cases are exactly those of the slow path.
+        # Only the split lines stay referenced while they are consumed (no copy of the
+        # bytes, no whole text): a stream paused after its first line holds one copy.
         text = None
         if end <= self._max:
             try:
-                text = complete.decode("utf-8")
+                text = str(memoryview(buf)[:end], "utf-8")
             except UnicodeDecodeError:
                 pass
         if text is not None:
             decode = _decode_str
-            for item in text.split("\n"):
+            items = text.split("\n")
+            del text, buf, data
+            for item in items:
                 self.line_number += 1
                 if not item or (item.isspace() and item.encode().isspace()):
                     continue
@@ -85,7 +89,7 @@ class NDJSONDecoder:
                     value = None
                 yield value if type(value) is dict else self._decode(item.encode())
             return
-        for line in complete.split(b"\n"):
+        for line in buf[:end].split(b"\n"):
             self.line_number += 1
             if len(line) > self._max:
                 raise LineTooLongError(

@@ -48,6 +48,13 @@ __all__ = ["SyncOllamaClient", "SyncStream"]
 T = TypeVar("T")
 
 
+async def _signal_when_done(coro: Coroutine[Any, Any, T], finished: threading.Event) -> T:
+    try:
+        return await coro
+    finally:
+        finished.set()
+
+
 class _Portal:
     """An event loop on a daemon thread, and a way to run things on it and wait."""
 
@@ -64,11 +71,15 @@ class _Portal:
         if threading.current_thread() is self._thread:
             coro.close()
             raise RuntimeError("a SyncOllamaClient cannot be called from its own loop thread")
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        finished = threading.Event()
+        future = asyncio.run_coroutine_threadsafe(_signal_when_done(coro, finished), self.loop)
         try:
             return future.result()
         except KeyboardInterrupt:
+            # Ctrl-C in the calling thread: cancel the call on the loop and wait until it has
+            # unwound, so a following close() never meets a stream still being read.
             future.cancel()
+            finished.wait(5.0)
             raise
 
     def call(self, fn: Callable[[], T]) -> T:

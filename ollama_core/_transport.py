@@ -283,13 +283,15 @@ class AiohttpTransport:
             with map_aiohttp_errors(where, phase="stream"):
                 while True:
                     data = await content.readany()
-                    if not data:
+                    eof = not data
+                    if eof:
                         objs = decoder.close()
                     else:
                         if watchdog is not None:
                             watchdog.touch()
                         counter[0] += len(data)
                         objs = decoder.feed(data)
+                        data = b""  # the decoder keeps what it needs: hold no second copy
                     for obj in objs:
                         if "error" in obj:
                             message = obj["error"]
@@ -305,7 +307,7 @@ class AiohttpTransport:
                             yield obj
                             return
                         yield obj
-                    if not data:
+                    if eof:
                         break
             if terminal is not None:
                 what = '"done": true' if terminal == "done" else '"status": "success"'

@@ -67,6 +67,13 @@ class EmulatorThread:
             try:
                 loop.run_forever()
             finally:
+                # Handlers still sleeping (a chunk delay whose client went away) would be
+                # destroyed while pending; finish them properly before closing the loop.
+                pending = asyncio.all_tasks(loop)
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
                 loop.run_until_complete(loop.shutdown_asyncgens())
                 loop.close()
 

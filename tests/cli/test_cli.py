@@ -112,6 +112,9 @@ CASES: dict[str, list[Step]] = {
     "chat_interactive": [Step(["chat", "-i", "llama3.2"],
                               input="first turn\n\n/clear\nsecond turn\nthird turn\n/bye\n"
                                     "never sent\n", target="repl")],
+    "chat_image": [Step(["chat", "llava", "--image", "{png}", "what is this?"])],
+    "embed_stdin": [Step(["--json", "embed", "all-minilm"], input="first\n\nsecond\n")],
+    "pull_missing": [Step(["pull", "nope"])],
     "chat_think": [Step(["chat", "qwen3", "--think", "why", "is", "the", "sky", "blue"])],
     "generate": [Step(["generate", "llama3.2", "--verbose", "Why", "is", "the", "sky", "blue?"]),
                  Step(["--json", "generate", "llama3.2", "hi"])],
@@ -147,7 +150,10 @@ CASES: dict[str, list[Step]] = {
 
 
 @pytest.fixture(scope="module")
-def runs() -> Iterator[Batch]:
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Batch]:
+    # An image for --image; the emulator counts images, it does not decode them.
+    png = tmp_path_factory.mktemp("cli") / "image.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
     # Cases that check server state get an emulator of their own.
     names = ("shared", "ps", "repl", "faulty", "copies")
     with contextlib.ExitStack() as stack:
@@ -167,7 +173,8 @@ def runs() -> Iterator[Batch]:
                     prefix = ["--emulator"]
                 else:
                     prefix = ["--host", emulators[step.target].url]
-                results.append(run([*prefix, *step.args], input=step.input))
+                args = [arg.replace("{png}", str(png)) for arg in step.args]
+                results.append(run([*prefix, *args], input=step.input))
             return results
 
         # The "faulty" case must run alone on its emulator, in order; every case does.
@@ -268,6 +275,18 @@ def test_interactive_chat_keeps_history_until_bye(runs: Batch) -> None:
     # /clear forgot the first turn; the third turn carries the second one as history.
     assert sent == [["first turn"], ["second turn"],
                     ["second turn", "Echo: second turn", "third turn"]]
+
+
+def test_chat_attaches_images(runs: Batch) -> None:
+    result = runs.one("chat_image")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "I see 1 image. Echo: what is this?\n"
+
+
+def test_embed_reads_one_text_per_line_from_stdin(runs: Batch) -> None:
+    result = runs.one("embed_stdin")
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["embeddings"]) == 2  # the blank line is skipped
 
 
 def test_chat_prints_thinking_apart_from_the_answer(runs: Batch) -> None:
@@ -383,6 +402,13 @@ def test_missing_model_is_one_line_and_exit_1(runs: Batch) -> None:
         assert result.returncode == 1
         assert result.stderr == "error: model 'nope' not found\n"
         assert result.stdout == ""
+
+
+def test_error_line_in_a_progress_stream_is_exit_1(runs: Batch) -> None:
+    result = runs.one("pull_missing")
+    assert result.returncode == 1
+    assert result.stdout == "pulling manifest\n"
+    assert result.stderr == "error: pull model manifest: file does not exist\n"
 
 
 def test_unreachable_host_names_the_url_and_exit_1(runs: Batch) -> None:

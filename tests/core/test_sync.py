@@ -105,3 +105,25 @@ def test_construction_errors_do_not_leak_the_loop_thread() -> None:
     with pytest.raises(Exception, match="unknown plugin"):
         SyncOllamaClient("http://127.0.0.1:9", plugins=["no_such_plugin"])
     assert threading.active_count() == before
+
+
+def test_ctrl_c_while_iterating_a_sync_stream_leaves_it_closable() -> None:
+    import os
+    import signal
+
+    from ollama_core import GenerateRequest
+
+    with EmulatorThread() as emu, SyncOllamaClient(emu.url, plugins=[]) as client:
+        emu.faults.add(path="/api/generate", chunk_delay=5)
+        stream = client.generate_stream(GenerateRequest(model="llama3.2", prompt="x"))
+        it = iter(stream)
+        next(it)  # the first chunk comes at once; the second waits 5 s
+        # A real SIGINT, as Ctrl-C sends: it interrupts the blocking wait in the main thread.
+        timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            next(it)
+        timer.join()
+        it.close()  # the generator's finally closes the stream: no "already running" error
+        assert emu.wait_for_connections(0)
+        assert client.version() == "0.33.0"

@@ -1,0 +1,40 @@
+"""Smoke test of the benchmark: ``bench/run.py --quick`` runs end to end and prints its tables.
+
+Nothing here is timed or compared: the figures depend on the machine, so the test only
+checks that the benchmark runs (emulator subprocess, four clients, five scenarios).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN = ROOT / "bench" / "run.py"
+
+
+@pytest.mark.timeout(240)
+def test_quick_run_exits_0_and_prints_the_tables(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, str(RUN), "--quick", "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=230)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    text = proc.stdout
+    assert text.startswith("ollama-core benchmark (quick)")
+    assert "client" in text and "vs aiohttp" in text and "vs official" in text
+    for scenario in "abcde":
+        assert f"({scenario}) " in text
+    assert "Targets" in text
+    data = json.loads(out.read_text())
+    assert sorted(data["scenarios"]) == list("abcde")
+
+
+def test_unknown_scenario_is_a_usage_error() -> None:
+    proc = subprocess.run([sys.executable, str(RUN), "--scenario", "z"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "unknown scenario" in proc.stderr
