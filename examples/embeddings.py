@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import math
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 from ollama_core import EmbeddingsRequest, EmbedRequest, OllamaClient
-from ollama_core.emulator import OllamaEmulator
+from ollama_core.emulator import ollama_server
 
 DOCUMENTS = [
     "Llamas are members of the camelid family.",
@@ -30,17 +29,6 @@ DOCUMENTS = [
 def cosine(a: Sequence[float], b: Sequence[float]) -> float:
     dot = sum(x * y for x, y in zip(a, b, strict=True))
     return dot / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
-
-
-@contextlib.asynccontextmanager
-async def ollama_server(host: str | None) -> AsyncIterator[str]:
-    """A real server's URL when one is given, else an emulator started for this run."""
-    if host:
-        yield host
-        return
-    async with OllamaEmulator() as emulator:
-        print(f"(using an embedded emulator at {emulator.url})")
-        yield emulator.url
 
 
 async def main(host: str | None, model: str) -> None:

@@ -12,23 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-from collections.abc import AsyncIterator
 
 from ollama_core import ChatRequest, EmbedRequest, OllamaClient
-from ollama_core.emulator import OllamaEmulator
-
-
-@contextlib.asynccontextmanager
-async def ollama_server(host: str | None) -> AsyncIterator[str]:
-    """A real server's URL when one is given, else an emulator started for this run."""
-    if host:
-        yield host
-        return
-    async with OllamaEmulator() as emulator:
-        print(f"(no --host or OLLAMA_HOST: using an embedded emulator at {emulator.url})")
-        yield emulator.url
+from ollama_core.emulator import ollama_server
 
 
 async def main(host: str | None, model: str, embed_model: str) -> None:

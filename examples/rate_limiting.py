@@ -16,24 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import time
-from collections.abc import AsyncIterator
 
 from ollama_core import ChatRequest, EmbedRequest, OllamaClient, RateLimitExceededError
-from ollama_core.emulator import OllamaEmulator
-
-
-@contextlib.asynccontextmanager
-async def ollama_server(host: str | None) -> AsyncIterator[str]:
-    """A real server's URL when one is given, else an emulator started for this run."""
-    if host:
-        yield host
-        return
-    async with OllamaEmulator(chunk_delay=0.02) as emulator:
-        print(f"(using an embedded emulator at {emulator.url})")
-        yield emulator.url
+from ollama_core.emulator import ollama_server
 
 
 async def main(host: str | None, model: str, embed_model: str) -> None:

@@ -17,27 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-from collections.abc import AsyncIterator
 
 from ollama_core import ChatRequest, OllamaClient, StreamCancelledError, StreamState
-from ollama_core.emulator import OllamaEmulator
+from ollama_core.emulator import ollama_server
 
 PROMPT = ("Tell me, word by word, a short story about a lighthouse keeper who "
           "counts the ships that pass in the night and names each one")
-
-
-@contextlib.asynccontextmanager
-async def ollama_server(host: str | None) -> AsyncIterator[str]:
-    """A real server's URL when one is given, else an emulator started for this run."""
-    if host:
-        yield host
-        return
-    # A small delay between chunks so that pausing and cancelling happen mid-stream.
-    async with OllamaEmulator(chunk_delay=0.02) as emulator:
-        print(f"(using an embedded emulator at {emulator.url})")
-        yield emulator.url
 
 
 def request(model: str) -> ChatRequest:

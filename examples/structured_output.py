@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 from ollama_core import ChatRequest, OllamaClient
-from ollama_core.emulator import OllamaEmulator
+from ollama_core.emulator import ollama_server
 
 
 @dataclass
@@ -42,17 +40,6 @@ COUNTRY_SCHEMA: dict[str, Any] = {
     },
     "required": ["name", "capital", "population_millions", "languages", "continent"],
 }
-
-
-@contextlib.asynccontextmanager
-async def ollama_server(host: str | None) -> AsyncIterator[str]:
-    """A real server's URL when one is given, else an emulator started for this run."""
-    if host:
-        yield host
-        return
-    async with OllamaEmulator() as emulator:
-        print(f"(using an embedded emulator at {emulator.url})")
-        yield emulator.url
 
 
 def check(data: Any, schema: dict[str, Any]) -> None:

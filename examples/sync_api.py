@@ -9,26 +9,12 @@ by several threads: the calls run concurrently on the client's own event loop th
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from ollama_core import GenerateRequest, SyncOllamaClient
-from ollama_core.emulator import EmulatorThread
-
-
-@contextlib.contextmanager
-def ollama_server(host: str | None) -> Iterator[str]:
-    """A real server's URL when one is given, else an emulator in a background thread
-    (the sync client blocks this thread, so the server must run in another)."""
-    if host:
-        yield host
-        return
-    with EmulatorThread(chunk_delay=0.01) as emulator:
-        print(f"(using an embedded emulator at {emulator.url})")
-        yield emulator.url
+from ollama_core.emulator import ollama_server_sync as ollama_server
 
 
 def main(host: str | None, model: str) -> None:

@@ -12,25 +12,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-from collections.abc import AsyncIterator
 
 from ollama_core import BadRequestError, ChatRequest, OllamaClient
-from ollama_core.emulator import OllamaEmulator
+from ollama_core.emulator import ollama_server
 
 QUESTION = "How many r's are in the word strawberry?"
-
-
-@contextlib.asynccontextmanager
-async def ollama_server(host: str | None) -> AsyncIterator[str]:
-    """A real server's URL when one is given, else an emulator started for this run."""
-    if host:
-        yield host
-        return
-    async with OllamaEmulator() as emulator:
-        print(f"(using an embedded emulator at {emulator.url})")
-        yield emulator.url
 
 
 async def main(host: str | None, model: str) -> None:

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from ollama_core import ChatMessage, ChatRequest, OllamaClient
-from ollama_core.emulator import OllamaEmulator
+from ollama_core.emulator import ollama_server
 from ollama_plugins.tool_calling import ToolCallAccumulator, ToolRegistry, function_to_tool
 
 
@@ -47,17 +45,6 @@ async def add(a: int, b: int) -> int:
         b: the second number.
     """
     return a + b
-
-
-@contextlib.asynccontextmanager
-async def ollama_server(host: str | None) -> AsyncIterator[str]:
-    """A real server's URL when one is given, else an emulator started for this run."""
-    if host:
-        yield host
-        return
-    async with OllamaEmulator() as emulator:
-        print(f"(using an embedded emulator at {emulator.url})")
-        yield emulator.url
 
 
 async def round_trip(client: OllamaClient, model: str) -> None:

@@ -20,12 +20,11 @@ import os
 import struct
 import tempfile
 import zlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from ollama_core import ChatRequest, GenerateRequest, InvalidRequestError, OllamaClient
-from ollama_core.emulator import OllamaEmulator
+from ollama_core.emulator import ollama_server
 from ollama_plugins.vision_support import detect_format, encode_image, supports_vision
 
 
@@ -42,17 +41,6 @@ def make_png(width: int = 32, height: int = 32) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
-
-
-@contextlib.asynccontextmanager
-async def ollama_server(host: str | None) -> AsyncIterator[str]:
-    """A real server's URL when one is given, else an emulator started for this run."""
-    if host:
-        yield host
-        return
-    async with OllamaEmulator() as emulator:
-        print(f"(using an embedded emulator at {emulator.url})")
-        yield emulator.url
 
 
 async def main(host: str | None, model: str) -> None:

@@ -13,6 +13,7 @@ from ._app import OllamaEmulator
 from ._faults import FaultRule, FaultSet
 from ._models import DEFAULT_MODELS, DEFAULT_REGISTRY, ModelRecord
 from ._state import LoadedModel, RecordedRequest
+from ._target import ollama_server, ollama_server_sync
 from ._thread import EmulatorThread
 
 __all__ = [
@@ -25,4 +26,6 @@ __all__ = [
     "ModelRecord",
     "OllamaEmulator",
     "RecordedRequest",
+    "ollama_server",
+    "ollama_server_sync",
 ]

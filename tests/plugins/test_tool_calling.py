@@ -874,7 +874,7 @@ def test_plugin_config_errors(config: dict[str, Any], message: str, tools_module
     if "tools" in config and isinstance(config["tools"], list):
         config = {"tools": [t.format(mod=tools_module) if isinstance(t, str) else t
                             for t in config["tools"]]}
-    with pytest.raises(InvalidConfigError, match=f"^tool_calling: ") as info:
+    with pytest.raises(InvalidConfigError, match="^tool_calling: ") as info:
         ToolCallingPlugin(config)
     assert message.format(mod=tools_module) in str(info.value)
 
