@@ -272,6 +272,7 @@ class Core(BenchClient):
             kwargs["max_connections"] = self.pool
         self.client = OllamaClient(self.url, plugins=self.plugins,
                                    plugin_config=self.plugin_config, **kwargs)
+        self._last_session: aiohttp.ClientSession | None = None
         await self.client.__aenter__()
 
     async def chat(self, prompt: str, num_predict: int) -> str:

@@ -55,10 +55,10 @@ class Sizes:
 
 
 FULL = Sizes(chats=3000, chat_warmup=200, chat_reps=3, concurrency=(1, 32),
-             stream_chunks=50_000, stream_warmup=5_000, stream_reps=5,
+             stream_chunks=50_000, stream_warmup=5_000, stream_reps=15,
              streams=1000, stream_len=100, many_reps=2,
              embed_inputs=64, embed_calls=20, parse_number=10, parse_repeat=7,
-             hook_chunks=50_000, hook_reps=5)
+             hook_chunks=50_000, hook_reps=7)
 QUICK = Sizes(chats=64, chat_warmup=8, chat_reps=1, concurrency=(1, 32),
               stream_chunks=2_000, stream_warmup=200, stream_reps=1,
               streams=50, stream_len=20, many_reps=1,
@@ -168,23 +168,34 @@ async def scenario_a(ctx: Context) -> dict[str, Any]:
         base = rows["aiohttp"]["best_rate"]
         c4 = rows["core+plugins"]["best_rate"]
         if conc == 32:
-            ratio = c4 / base
-            result["checks"].append(_check(ctx, "a", "c=32: client 4 >= 0.75x plain aiohttp",
-                                           ratio, 0.75))
-            vs_official = c4 / rows["official"]["best_rate"]
-            result["checks"].append(_check(ctx, "a", "c=32: client 4 >= 10x official",
-                                           vs_official, 10.0))
+            result["checks"].append(_check(
+                ctx, "a", "c=32: client 4 >= 0.75x plain aiohttp", c4 / base, 0.75,
+                cpu_ratio=_cpu_ratio(rows, "core+plugins", "aiohttp")))
+            result["checks"].append(_check(
+                ctx, "a", "c=32: client 4 >= 10x official", c4 / rows["official"]["best_rate"],
+                10.0, cpu_ratio=_cpu_ratio(rows, "core+plugins", "official")))
         elif conc == 1:
-            result["checks"].append(_check(ctx, "a", "c=1: client 4 >= 0.8x plain aiohttp",
-                                           c4 / base, 0.8))
+            result["checks"].append(_check(
+                ctx, "a", "c=1: client 4 >= 0.8x plain aiohttp", c4 / base, 0.8,
+                cpu_ratio=_cpu_ratio(rows, "core+plugins", "aiohttp")))
     return result
 
 
 def _check(ctx: Context, scenario: str, target: str, measured: float, floor: float,
-           involves_client4: bool = True) -> dict[str, Any]:
+           involves_client4: bool = True, cpu_ratio: float | None = None) -> dict[str, Any]:
+    """A ratio target, judged on wall clock; the client-CPU ratio is shown beside it."""
     ok = measured >= floor
-    return {"scenario": scenario, "target": target, "measured": f"{measured:.2f}x",
-            "value": measured, "ok": ok, "status": ctx.status(ok, involves_client4)}
+    text = f"{measured:.2f}x"
+    if cpu_ratio is not None:
+        text += f" (by client CPU {cpu_ratio:.2f}x)"
+    return {"scenario": scenario, "target": target, "measured": text, "value": measured,
+            "cpu_ratio": cpu_ratio, "ok": ok, "status": ctx.status(ok, involves_client4)}
+
+
+def _cpu_ratio(rows: dict[str, Any], key: str, other: str) -> float | None:
+    """How many times less client CPU per unit ``key`` needs than ``other``."""
+    mine, theirs = rows[key]["client_cpu_us"], rows[other]["client_cpu_us"]
+    return theirs / mine if mine else None
 
 
 # -- (b) one long stream -----------------------------------------------------------------------
@@ -241,9 +252,11 @@ async def scenario_b(ctx: Context) -> dict[str, Any]:
     base = rows["aiohttp"]["best_rate"]
     c4 = rows["core+plugins"]["best_rate"]
     checks = [
-        _check(ctx, "b", "client 4 >= 0.85x plain aiohttp chunks/s", c4 / base, 0.85),
+        _check(ctx, "b", "client 4 >= 0.85x plain aiohttp chunks/s", c4 / base, 0.85,
+               cpu_ratio=_cpu_ratio(rows, "core+plugins", "aiohttp")),
         _check(ctx, "b", "client 4 >= 1.1x official chunks/s",
-               c4 / rows["official"]["best_rate"], 1.1),
+               c4 / rows["official"]["best_rate"], 1.1,
+               cpu_ratio=_cpu_ratio(rows, "core+plugins", "official")),
     ]
     assert marshmallow_calls is not None
     per_chunk = (marshmallow_calls["per_stream"] - marshmallow_calls["per_call"]) \
@@ -314,12 +327,14 @@ async def scenario_c(ctx: Context) -> dict[str, Any]:
         emulator.wait_for_connections(0, timeout=5.0)
         emulator.clear_requests()
     checks = []
-    mem4 = rows["core+plugins"]["memory"].get("tracemalloc_peak_per_stream")
-    if mem4 is not None:
-        ok = mem4 < 64 * 1024
-        checks.append({"scenario": "c", "target": "client 4 < 64 KiB per open stream",
-                       "measured": f"{mem4 / 1024:.1f} KiB", "value": mem4, "ok": ok,
-                       "status": ctx.status(ok)})
+    memory4 = rows["core+plugins"]["memory"]
+    mem4 = memory4.get("tracemalloc_peak_per_stream")
+    together = memory4.get("all_open_together") is True
+    ok = mem4 is not None and mem4 < 64 * 1024 and together
+    checks.append({"scenario": "c", "target": "client 4 < 64 KiB per open stream",
+                   "measured": (f"{mem4 / 1024:.1f} KiB" if mem4 is not None else "failed")
+                   + ("" if together else " (streams were not all open together)"),
+                   "value": mem4, "ok": ok, "status": ctx.status(ok)})
     for key in ("core", "core+plugins"):
         leak = rows[key]["leaks"]
         mem = rows[key]["memory"]
@@ -480,17 +495,17 @@ async def scenario_e(ctx: Context) -> dict[str, Any]:
         row["hook_dispatches_per_chunk"] = hook_calls[label]
         row["extra_cpu_us_per_chunk"] = row["client_cpu_us"] - base["client_cpu_us"]
         row["extra_wall_us_per_chunk"] = 1e6 / row["best_rate"] - 1e6 / base["best_rate"]
-    # "No measurable cost": the chunk hook is never dispatched, and the extra client CPU
-    # per chunk is within the noise of the baseline's own repetitions (at least 2 %).
+    # "No measurable cost": the chunk hook is never dispatched (counted), and the extra
+    # client CPU per chunk is below the method's resolution, taken as 5 % of the baseline
+    # (the best-of-N CPU figures of identical runs differ by about that much).
     other = rows["8 plugins, none with the chunk hook"]
-    base_cpus = [c / u * 1e6 for _, c, _, u in samples["no plugins"]]
-    noise = max(max(base_cpus) - min(base_cpus), 0.02 * base["client_cpu_us"])
+    noise = 0.05 * base["client_cpu_us"]
     ok = other["hook_dispatches_per_chunk"] == 0 and other["extra_cpu_us_per_chunk"] <= noise
     checks = [{"scenario": "e",
                "target": "no chunk-hook plugin: no measurable per-chunk cost",
                "measured": (f"{other['hook_dispatches_per_chunk']} dispatches/chunk, "
                             f"{other['extra_cpu_us_per_chunk']:+.2f} us CPU/chunk "
-                            f"(noise {noise:.2f})"),
+                            f"(resolution {noise:.2f})"),
                "value": other["extra_cpu_us_per_chunk"], "ok": ok,
                "status": ctx.status(ok, involves_client4=False)}]
     return {"title": f"(e) per-chunk hook cost, OllamaClient, stream of {n} chunks",

@@ -62,6 +62,27 @@ def _load() -> str:
         return "?"
 
 
+def _pin(emulator_pid: int, disabled: bool) -> str:
+    """Clients on the first CPU, the emulator on the last one (Linux, 2+ CPUs).
+
+    Left to the scheduler, the two processes sometimes share one core and sometimes not,
+    which makes a streaming figure jump between two levels (about 1.4x apart on the 2-core
+    VM) from one repetition to the next. Pinned, the client and the server always run side
+    by side, as a client and a local Ollama would.
+    """
+    if disabled:
+        return "off (--no-pin)"
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) < 2 or not hasattr(os, "sched_setaffinity"):
+        return "not possible here (needs Linux and 2+ CPUs)"
+    try:
+        os.sched_setaffinity(emulator_pid, {cpus[-1]})
+        os.sched_setaffinity(0, {cpus[0]})
+    except OSError as exc:
+        return f"failed ({exc})"
+    return f"clients (this process and its children) on CPU {cpus[0]}, emulator on CPU {cpus[-1]}"
+
+
 def _reps(key: str, sizes: Sizes) -> str:
     return {
         "a": f"best of {sizes.chat_reps} after {sizes.chat_warmup} warm-up calls",
@@ -80,6 +101,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scenario", default="a,b,c,d,e",
                         help="comma-separated subset of a,b,c,d,e (default: all)")
     parser.add_argument("--json", metavar="FILE", help="write all results to FILE as JSON")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="do not pin the clients and the emulator to different CPUs")
     args = parser.parse_args(argv)
     chosen = [s.strip().lower() for s in args.scenario.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in SCENARIOS]
@@ -124,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     with EmulatorProcess() as emulator:
         print(f"emulator: own process (pid {emulator.pid}) at {emulator.url}; it shares the "
               f"{os.cpu_count()} cores, so server time is part of every wall-clock figure")
+        print(f"cpu pinning: {_pin(emulator.pid, args.no_pin)}")
         print("clients: " + "; ".join(LABELS.values()))
         out = asyncio.run(run(args, emulator))
     for line in render_targets(out["scenarios"]):

@@ -861,8 +861,14 @@ class ChatResponse(_GenerationResponse):
             # No unknown keys (the common case): pass only the keys present and let the
             # dataclass defaults fill the rest, 1.5x faster than naming all 16 fields.
             kwargs = dict(d)
-            kwargs["message"] = ChatMessage.from_dict(msg) if isinstance(msg, dict) \
-                else _assistant()
+            if type(msg) is dict and len(msg) == 2 and "content" in msg and "role" in msg:
+                # ChatMessage.from_dict's own fast path, inlined: it is half of the cost.
+                role = msg["role"]
+                kwargs["message"] = ChatMessage(
+                    _ROLES.get(role, role) if isinstance(role, str) else role, msg["content"])
+            else:
+                kwargs["message"] = ChatMessage.from_dict(msg) if isinstance(msg, dict) \
+                    else _assistant()
             if "logprobs" in kwargs:
                 kwargs["logprobs"] = _logprobs(kwargs["logprobs"])
             return cls(**kwargs)
