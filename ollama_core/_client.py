@@ -568,10 +568,30 @@ def _to_body(request: Any, cls: type[Any]) -> dict[str, Any]:
     if isinstance(request, cls):
         return dict(request.to_dict())
     if isinstance(request, Mapping):
+        if _is_plain_json(request):
+            return dict(request)  # already the wire shape: the typed round trip adds nothing
         return dict(cls.from_dict(dict(request)).to_dict())
     raise InvalidRequestError(
         f"invalid request: expected {cls.__name__} or a dict, got {type(request).__name__}",
         field="request", errors={"request": [f"expected {cls.__name__} or a dict"]})
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _is_plain_json(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` is made only of dicts with str keys, lists and JSON scalars, so it
+    is already in the wire shape (no typed objects, enums, bytes or tuples to convert)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if depth > 32:
+        return False
+    if kind is dict:
+        return all(type(k) is str and _is_plain_json(v, depth + 1) for k, v in value.items())
+    if kind is list:
+        return all(_is_plain_json(v, depth + 1) for v in value)
+    return False
 
 
 def _hash_file(path: Path) -> str:

@@ -367,7 +367,6 @@ def map_aiohttp_errors(url: object, *, phase: str = "request") -> Iterator[None]
     ``ReadError`` and ``StreamInterruptedError``, and which timeout class applies.
     Cancellation is never mapped.
     """
-    where = _safe_url(url)
     try:
         yield
     except asyncio.CancelledError:
@@ -375,27 +374,27 @@ def map_aiohttp_errors(url: object, *, phase: str = "request") -> Iterator[None]
     except OllamaError:
         raise
     except aiohttp.ConnectionTimeoutError as exc:
-        raise ConnectTimeout(f"timed out connecting to {where}") from exc
+        raise ConnectTimeout(f"timed out connecting to {_safe_url(url)}") from exc
     except aiohttp.ServerTimeoutError as exc:
         if phase == "stream":
-            raise IdleTimeout(f"no data from {where} within the idle timeout") from exc
-        raise FirstByteTimeout(f"{where} did not start responding in time") from exc
+            raise IdleTimeout(f"no data from {_safe_url(url)} within the idle timeout") from exc
+        raise FirstByteTimeout(f"{_safe_url(url)} did not start responding in time") from exc
     except aiohttp.ClientConnectorError as exc:
-        raise ConnectError(f"cannot connect to {where}: {exc.os_error}") from exc
+        raise ConnectError(f"cannot connect to {_safe_url(url)}: {exc.os_error}") from exc
     except aiohttp.ClientPayloadError as exc:
-        raise StreamInterruptedError(f"connection to {where} broke mid-stream: {exc}") from exc
+        raise StreamInterruptedError(f"connection to {_safe_url(url)} broke mid-stream: {exc}") from exc
     except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError,
             aiohttp.ClientConnectionError, ConnectionError) as exc:
         if phase == "stream":
-            raise StreamInterruptedError(f"connection to {where} broke mid-stream: {exc}") from exc
+            raise StreamInterruptedError(f"connection to {_safe_url(url)} broke mid-stream: {exc}") from exc
         if phase == "connect":
-            raise ConnectError(f"cannot connect to {where}: {exc}") from exc
-        raise ReadError(f"connection to {where} failed: {exc}") from exc
+            raise ConnectError(f"cannot connect to {_safe_url(url)}: {exc}") from exc
+        raise ReadError(f"connection to {_safe_url(url)} failed: {exc}") from exc
     except builtins.TimeoutError as exc:
         if phase == "stream":
-            raise IdleTimeout(f"no data from {where} within the idle timeout") from exc
-        raise FirstByteTimeout(f"{where} did not start responding in time") from exc
+            raise IdleTimeout(f"no data from {_safe_url(url)} within the idle timeout") from exc
+        raise FirstByteTimeout(f"{_safe_url(url)} did not start responding in time") from exc
     except aiohttp.ClientResponseError as exc:
         raise ResponseError(exc.message or f"HTTP {exc.status}", exc.status) from exc
     except aiohttp.ClientError as exc:
-        raise TransportError(f"HTTP error talking to {where}: {type(exc).__name__}: {exc}") from exc
+        raise TransportError(f"HTTP error talking to {_safe_url(url)}: {type(exc).__name__}: {exc}") from exc

@@ -123,7 +123,7 @@ class AiohttpTransport:
         self._bases: weakref.WeakKeyDictionary[
             Upstream, tuple[yarl.URL, str | None, tuple[yarl.URL, str, str | None]]] = \
             weakref.WeakKeyDictionary()
-        self._aio_timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
+        self._aio_timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
 
     def set_api_key(self, api_key: str | None) -> None:
         self._api_key = api_key
@@ -191,15 +191,26 @@ class AiohttpTransport:
             remaining = deadline - asyncio.get_running_loop().time()
             first_byte = remaining if first_byte is None else min(first_byte, remaining)
         session = self._get_session()
-        aio_timeout = self._aio_timeouts.get(timeouts.connect)
+        # A plain call (the common case) lets aiohttp bound each wait for data with its
+        # cheap per-read timer (sock_read = first_byte: Ollama sends a plain answer in one
+        # piece once it is complete). A stream, or a call with a deadline, needs the
+        # distinct first-byte and idle limits, so it pays for an asyncio.timeout here.
+        plain = not request.stream and deadline is None
+        key = (timeouts.connect, first_byte if plain else None)
+        aio_timeout = self._aio_timeouts.get(key)
         if aio_timeout is None:
-            aio_timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect)
-            self._aio_timeouts[timeouts.connect] = aio_timeout
+            aio_timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect,
+                                                sock_read=key[1])
+            self._aio_timeouts[key] = aio_timeout
         try:
             with map_aiohttp_errors(where, phase="request"):
-                async with asyncio.timeout(first_byte):
+                if plain:
                     resp = await session.request(request.method, url, data=data,
                                                  headers=headers, timeout=aio_timeout)
+                else:
+                    async with asyncio.timeout(first_byte):
+                        resp = await session.request(request.method, url, data=data,
+                                                     headers=headers, timeout=aio_timeout)
         except BaseException as exc:
             if isinstance(exc, OllamaError) and plugins.has_request_hooks:
                 plugins.error(request, exc)
@@ -222,7 +233,7 @@ class AiohttpTransport:
         if plugins.has_request_hooks:
             plugins.response(request, Response(request, status, headers, upstream=upstream))
         if status >= 400 or (not request.stream and status >= 300):
-            raw = await self._read(resp, where, timeouts)
+            raw = await self._read(resp, where, request, timeouts)
             text = raw.decode("utf-8", "replace")
             body: Any = None
             try:
@@ -234,7 +245,7 @@ class AiohttpTransport:
                 plugins.error(request, error)
             raise error
         if not request.stream:
-            raw = await self._read(resp, where, timeouts)
+            raw = await self._read(resp, where, request, timeouts)
             resp.release()
             if request.extensions.get("raw_body"):
                 return Response(request, status, headers, body=raw, upstream=upstream,
@@ -261,9 +272,12 @@ class AiohttpTransport:
         return Response(request, status, headers, lines=lines, first=first, abort=resp.close,
                         upstream=upstream, byte_counter=counter)
 
-    async def _read(self, resp: aiohttp.ClientResponse, where: yarl.URL,
+    async def _read(self, resp: aiohttp.ClientResponse, where: yarl.URL, request: Request,
                     timeouts: Timeouts) -> bytes:
-        with map_aiohttp_errors(where, phase="stream"):
+        """The whole body. A plain call is already bounded by aiohttp's per-read timer."""
+        with map_aiohttp_errors(where, phase="request"):
+            if not request.stream and "deadline_at" not in request.extensions:
+                return await resp.read()
             async with asyncio.timeout(timeouts.idle):
                 return await resp.read()
 

@@ -1,0 +1,86 @@
+"""The validation fast path never accepts what the full marshmallow pass rejects."""
+
+from __future__ import annotations
+
+import copy
+import random
+from typing import Any
+
+import pytest
+
+from ollama_core._schemas import _PLANS, _SCHEMAS, _fast_valid
+
+VALID: dict[str, dict[str, Any]] = {
+    "chat": {"model": "m", "stream": False, "think": "high", "keep_alive": "5m",
+             "format": {"type": "object"}, "options": {"temperature": 0.2, "num_predict": 5,
+                                                       "stop": ["x"]},
+             "messages": [
+                 {"role": "user", "content": "hi", "images": ["aGVsbG8="]},
+                 {"role": "assistant", "content": "", "tool_calls": [
+                     {"id": "c1", "function": {"name": "f", "arguments": {"a": 1}}}]},
+                 {"role": "tool", "content": "1", "tool_name": "f", "tool_call_id": "c1"}],
+             "tools": [{"type": "function", "function": {"name": "f", "parameters": {
+                 "type": "object", "properties": {}}}}]},
+    "generate": {"model": "m", "prompt": "p", "system": "s", "context": [1, 2],
+                 "images": ["aGVsbG8="], "raw": False, "top_logprobs": 3, "logprobs": True},
+    "embed": {"model": "m", "input": ["a", "b"], "dimensions": 8, "truncate": True},
+    "embeddings": {"model": "m", "prompt": "p"},
+    "create": {"model": "m", "from": "base", "parameters": {"temperature": 1},
+               "license": ["MIT"], "quantize": "q4_K_M"},
+    "pull": {"model": "m", "insecure": True}, "push": {"model": "m"},
+    "copy": {"source": "a", "destination": "b"}, "delete": {"model": "m"},
+    "show": {"model": "m", "verbose": True},
+}
+
+ODD_VALUES: list[Any] = [None, "", " ", "x", "data:image/png;base64,aGk=", "%%%", -5, -1, 0, 1,
+                         25, 1.5, float("nan"), True, False, [], ["x"], [1], {}, {"a": 1},
+                         b"bytes", ("t",), "5m", "-1m", "max", "extreme", "user", "wizard"]
+
+
+def mutate(rng: random.Random, value: Any, depth: int = 0) -> Any:
+    """Replace, delete or add one thing somewhere in ``value``."""
+    if isinstance(value, dict) and value and depth < 4 and rng.random() < 0.7:
+        key = rng.choice(list(value))
+        action = rng.random()
+        if action < 0.2:
+            del value[key]
+        elif action < 0.3:
+            value[rng.choice(["unknown", "role", "model", "stream", "name"])] = \
+                rng.choice(ODD_VALUES)
+        elif action < 0.6:
+            value[key] = rng.choice(ODD_VALUES)
+        else:
+            value[key] = mutate(rng, value[key], depth + 1)
+        return value
+    if isinstance(value, list) and value and depth < 4 and rng.random() < 0.7:
+        i = rng.randrange(len(value))
+        value[i] = mutate(rng, value[i], depth + 1) if rng.random() < 0.7 else \
+            rng.choice(ODD_VALUES)
+        return value
+    return rng.choice(ODD_VALUES)
+
+
+def test_every_schema_has_a_plan() -> None:
+    assert set(_PLANS) == set(_SCHEMAS) and all(_PLANS.values())
+
+
+@pytest.mark.parametrize("kind", sorted(VALID))
+def test_valid_examples_take_the_fast_path(kind: str) -> None:
+    assert _SCHEMAS[kind].validate(VALID[kind]) == {}
+    assert _fast_valid(_PLANS[kind], VALID[kind])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", sorted(VALID))
+def test_fast_path_is_never_more_lenient_than_marshmallow(kind: str) -> None:
+    rng = random.Random(kind)
+    plan, schema = _PLANS[kind], _SCHEMAS[kind]
+    rejected = 0
+    for _ in range(3000):
+        candidate = VALID[kind]
+        for _ in range(rng.randint(1, 3)):
+            candidate = mutate(rng, copy.deepcopy(candidate))
+        errors = schema.validate(candidate) if isinstance(candidate, dict) else {"_": 1}
+        if _fast_valid(plan, candidate):  # type: ignore[arg-type]
+            assert errors == {}, (candidate, errors)
+        rejected += bool(errors)
+    assert rejected > 300  # the mutations really do produce invalid requests
