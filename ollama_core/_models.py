@@ -33,9 +33,9 @@ class Timeouts:
     """Timeouts of one call, in seconds; ``None`` disables one.
 
     - ``connect``: establishing a connection (pool wait excluded).
-    - ``first_byte``: from sending the request to the response headers. For a
-      non-streaming generation Ollama sends its headers only when the answer is complete,
-      so this bounds the whole generation there.
+    - ``first_byte``: from sending the request to the response headers (for a stream: to
+      its first line). For a plain call it bounds every wait for data, and since Ollama
+      sends a non-streaming answer only once it is complete, it bounds the generation.
     - ``idle``: the longest gap between two stream lines (and while reading a body).
     - ``deadline``: the whole call, retries and backoff included. ``None`` by default so a
       long stream is never cut (aiohttp's own 300 s ``total`` is disabled).

@@ -173,7 +173,8 @@ class HealthChecksPlugin:
     def ollama_background_tasks(
         self, client: OllamaClient,
     ) -> list[Callable[[], Coroutine[Any, Any, None]]] | None:
-        # A bound method: the client identifies the task's owner through __self__.
+        # The client records which plugin contributed each task, so remove_plugin stops
+        # exactly this one.
         return [self._run]
 
     # -- public API --------------------------------------------------------------------
