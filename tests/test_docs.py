@@ -50,3 +50,25 @@ def test_quick_start_has_exactly_the_two_front_door_commands() -> None:
     assert block is not None
     commands = [line.split("#")[0].strip() for line in block.group(1).splitlines()]
     assert [c for c in commands if c] == ["make demo", "make test"]
+
+
+def _python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README, re.S)
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_readme_snippets_run_against_the_emulator(index: int, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from ollama_core.emulator import EmulatorThread
+
+    code = _python_blocks()[index]
+    script = tmp_path / "snippet.py"
+    script.write_text(code, encoding="utf-8")
+    with EmulatorThread() as emu:
+        done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                              timeout=60, env={"OLLAMA_HOST": emu.url, "PATH": ""})
+    assert done.returncode == 0, done.stderr
+    if index < 2:
+        assert done.stdout.strip()
