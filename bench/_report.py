@@ -126,6 +126,19 @@ def render_scenario(key: str, result: dict[str, Any], reps: str) -> list[str]:
                      "chunk-hook calls per chunk)")
         lines += _checks(result)
         return lines + [""]
+    if key == "f":
+        lines.append(result["title"])
+        rows = result["rows"]
+        refused, real = rows["refused"], rows["real call"]
+        lines += _table([("calls", _LABEL_WIDTH), ("count", 8), ("p50 us", 10), ("p99 us", 10),
+                         ("requests sent", 15)],
+                        [["refused (breaker open)", str(refused["count"]),
+                          _num(refused["p50_us"], 1), _num(refused["p99_us"], 1),
+                          str(refused["requests_sent"])],
+                         ["real call (breaker closed)", str(real["count"]),
+                          _num(real["p50_us"], 1), "", ""]])
+        lines += _checks(result)
+        return lines + [""]
     raise ValueError(key)
 
 

@@ -512,10 +512,59 @@ async def scenario_e(ctx: Context) -> dict[str, Any]:
             "rows": rows, "noise_us": noise, "checks": checks}
 
 
+async def scenario_f(ctx: Context) -> dict[str, Any]:
+    """An open circuit breaker refuses a call without touching the network: how long the
+    refusal takes, against one real (successful) call to the same server."""
+    import time
+
+    from ollama_core import CircuitOpenError, OllamaClient
+
+    calls = 20 if ctx.sizes is QUICK else 2000
+    config = {"circuit_breaker": {"fail_max": 3, "reset_timeout": 3600}}
+    async with OllamaClient(ctx.emulator.url, plugins=["circuit_breaker"],
+                            plugin_config=config) as client:
+        ok_times = []
+        for _ in range(max(10, calls // 20)):
+            start = time.perf_counter()
+            await client.version()
+            ok_times.append(time.perf_counter() - start)
+        # Open the breaker of the "version" endpoint with server errors.
+        ctx.emulator.add_fault({"path": "/api/version", "status": 500, "times": 3})
+        for _ in range(3):
+            try:
+                await client.version()
+            except Exception:
+                pass
+        sent_before = ctx.emulator.hits("/api/version")
+        refused = []
+        for _ in range(calls):
+            start = time.perf_counter()
+            try:
+                await client.version()
+            except CircuitOpenError:
+                refused.append(time.perf_counter() - start)
+        sent_after = ctx.emulator.hits("/api/version")
+    refused.sort()
+    ok_times.sort()
+    p50 = refused[len(refused) // 2] * 1e6
+    p99 = refused[int(len(refused) * 0.99) - 1] * 1e6
+    rows = {"refused": {"count": len(refused), "p50_us": p50, "p99_us": p99,
+                        "max_us": refused[-1] * 1e6, "requests_sent": sent_after - sent_before},
+            "real call": {"count": len(ok_times), "p50_us": ok_times[len(ok_times) // 2] * 1e6}}
+    ok = len(refused) == calls and sent_after == sent_before and p99 < 1000
+    checks = [{"scenario": "f", "target": "open breaker: refusal < 1 ms, no request sent",
+               "measured": (f"p99 {p99:.0f} us (p50 {p50:.0f}), "
+                            f"{sent_after - sent_before} requests sent"),
+               "value": p99, "ok": ok, "status": ctx.status(ok, involves_client4=False)}]
+    return {"title": f"(f) {calls} calls refused by an open circuit breaker", "rows": rows,
+            "checks": checks}
+
+
 SCENARIOS: dict[str, Callable[[Context], Awaitable[dict[str, Any]]]] = {
     "a": scenario_a,
     "b": scenario_b,
     "c": scenario_c,
     "d": scenario_d,
     "e": scenario_e,
+    "f": scenario_f,
 }

@@ -129,6 +129,21 @@ class EmulatorProcess:
         with _OPENER.open(req, timeout=10) as resp:
             resp.read()
 
+    def add_fault(self, rule: dict[str, object]) -> None:
+        """Arm a fault over the emulator's HTTP control API."""
+        req = urllib.request.Request(self.url + "/_emulator/faults", method="POST",
+                                     data=json.dumps(rule).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with _OPENER.open(req, timeout=10) as resp:
+            resp.read()
+
+    def hits(self, path: str) -> int:
+        """How many recorded requests reached ``path``."""
+        with _OPENER.open(self.url + "/_emulator/requests", timeout=10) as resp:
+            recorded = json.loads(resp.read())
+        items = recorded.get("requests", recorded) if isinstance(recorded, dict) else recorded
+        return sum(1 for r in items if r.get("path") == path)
+
     def open_connections(self) -> int | None:
         return count_server_connections(self.port)
 

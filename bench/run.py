@@ -91,6 +91,7 @@ def _reps(key: str, sizes: Sizes) -> str:
         "d": (f"parse: best of {sizes.parse_repeat}x{sizes.parse_number}; "
               f"call: {sizes.embed_calls} per client"),
         "e": f"best of {sizes.hook_reps} after a warm-up",
+        "f": "every refusal timed",
     }[key]
 
 
@@ -98,8 +99,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="small sizes and one repetition (a few seconds; for the smoke test)")
-    parser.add_argument("--scenario", default="a,b,c,d,e",
-                        help="comma-separated subset of a,b,c,d,e (default: all)")
+    parser.add_argument("--scenario", default="a,b,c,d,e,f",
+                        help="comma-separated subset of a,b,c,d,e,f (default: all)")
     parser.add_argument("--json", metavar="FILE", help="write all results to FILE as JSON")
     parser.add_argument("--no-pin", action="store_true",
                         help="do not pin the clients and the emulator to different CPUs")
