@@ -1,7 +1,7 @@
 """Smoke test of the benchmark: ``bench/run.py --quick`` runs end to end and prints its tables.
 
 Nothing here is timed or compared: the figures depend on the machine, so the test only
-checks that the benchmark runs (emulator subprocess, four clients, five scenarios).
+checks that the benchmark runs (emulator subprocess, four clients, six scenarios).
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ def test_quick_run_exits_0_and_prints_the_tables(tmp_path: Path) -> None:
     text = proc.stdout
     assert text.startswith("ollama-core benchmark (quick)")
     assert "client" in text and "vs aiohttp" in text and "vs official" in text
-    for scenario in "abcde":
+    for scenario in "abcdef":
         assert f"({scenario}) " in text
     assert "Targets" in text
     data = json.loads(out.read_text())
-    assert sorted(data["scenarios"]) == list("abcde")
+    assert sorted(data["scenarios"]) == list("abcdef")
 
 
 def test_unknown_scenario_is_a_usage_error() -> None:
