@@ -38,7 +38,9 @@ class Timeouts:
       sends a non-streaming answer only once it is complete, it bounds the generation.
     - ``idle``: the longest gap between two stream lines (and while reading a body).
     - ``deadline``: the whole call, retries and backoff included. ``None`` by default so a
-      long stream is never cut (aiohttp's own 300 s ``total`` is disabled).
+      long stream is never cut (aiohttp's own 300 s ``total`` is disabled). Like the other
+      timeouts it runs on the event loop's clock, i.e. real time, even when the client was
+      given a ``FakeClock`` for its policies.
     """
 
     connect: float | None = 10.0
