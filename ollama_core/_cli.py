@@ -660,6 +660,31 @@ def _cancel_on_interrupt(stream: SyncStream[Any]) -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+def _print_answer(s: _Session, chunks: Iterable[Any],
+                  parts: Callable[[Any], tuple[str | None, Any, str]]) -> None:
+    """Print a chat or generate answer, whole or chunk by chunk: as JSON documents with
+    ``--json``, else thinking, tool calls and content as they arrive."""
+    printer = _AnswerPrinter(s, s.args.hide_thinking)
+    for chunk in chunks:
+        if s.json:
+            s.emit_json(chunk.to_dict())
+            continue
+        thinking, calls, content = parts(chunk)
+        printer.thought(thinking)
+        printer.tool_calls(calls)
+        printer.content(content)
+    if not s.json:
+        printer.finish()
+
+
+def _chat_parts(chunk: ChatResponse) -> tuple[str | None, Any, str]:
+    return chunk.message.thinking, chunk.message.tool_calls, chunk.message.content
+
+
+def _generate_parts(chunk: GenerateResponse) -> tuple[str | None, Any, str]:
+    return chunk.thinking, chunk.tool_calls, chunk.response
+
+
 def _run_chat_turn(s: _Session, request: ChatRequest) -> ChatMessage:
     """Send one chat request (streamed unless ``--no-stream``), print it, return the
     assistant message to keep in the history."""
@@ -667,14 +692,7 @@ def _run_chat_turn(s: _Session, request: ChatRequest) -> ChatMessage:
     client = s.client
     if args.no_stream:
         reply = client.chat(request)
-        if s.json:
-            s.emit_json(reply.to_dict())
-        else:
-            printer = _AnswerPrinter(s, args.hide_thinking)
-            printer.thought(reply.message.thinking)
-            printer.tool_calls(reply.message.tool_calls)
-            printer.content(reply.message.content)
-            printer.finish()
+        _print_answer(s, [reply], _chat_parts)
         if args.verbose:
             _print_metrics(s, reply.metrics)
         return ChatMessage("assistant", reply.message.content,
@@ -683,21 +701,16 @@ def _run_chat_turn(s: _Session, request: ChatRequest) -> ChatMessage:
     content: list[str] = []
     calls: list[ToolCall] = []
     stream: SyncStream[ChatResponse] = client.chat_stream(request)
-    printer = _AnswerPrinter(s, args.hide_thinking)
+
+    def collected() -> Iterator[ChatResponse]:
+        for chunk in stream:
+            content.append(chunk.message.content)
+            calls.extend(chunk.message.tool_calls or ())
+            yield chunk
+
     # Leaving early (an error, Ctrl-C) cancels the stream and drops the connection.
     with stream, _cancel_on_interrupt(stream):
-        for chunk in stream:
-            message = chunk.message
-            content.append(message.content)
-            calls.extend(message.tool_calls or ())
-            if s.json:
-                s.emit_json(chunk.to_dict())
-                continue
-            printer.thought(message.thinking)
-            printer.tool_calls(message.tool_calls)
-            printer.content(message.content)
-    if not s.json:
-        printer.finish()
+        _print_answer(s, collected(), _chat_parts)
     if args.verbose and stream.last is not None:
         _print_metrics(s, stream.last.metrics, stream.metrics.chunks)
     return ChatMessage("assistant", "".join(content), tool_calls=calls or None)
@@ -814,30 +827,15 @@ def _cmd_generate(s: _Session) -> int:
         fields["images"] = images
     request = GenerateRequest(model=args.model, prompt=_prompt_from(s, args.prompt), **fields)
     client = s.client
-    printer = _AnswerPrinter(s, args.hide_thinking)
     if args.no_stream:
         reply = client.generate(request)
-        if s.json:
-            s.emit_json(reply.to_dict())
-        else:
-            printer.thought(reply.thinking)
-            printer.tool_calls(reply.tool_calls)
-            printer.content(reply.response)
-            printer.finish()
+        _print_answer(s, [reply], _generate_parts)
         if args.verbose:
             _print_metrics(s, reply.metrics)
         return EXIT_OK
     stream: SyncStream[GenerateResponse] = client.generate_stream(request)
     with stream, _cancel_on_interrupt(stream):
-        for chunk in stream:
-            if s.json:
-                s.emit_json(chunk.to_dict())
-                continue
-            printer.thought(chunk.thinking)
-            printer.tool_calls(chunk.tool_calls)
-            printer.content(chunk.response)
-    if not s.json:
-        printer.finish()
+        _print_answer(s, stream, _generate_parts)
     if args.verbose and stream.last is not None:
         _print_metrics(s, stream.last.metrics, stream.metrics.chunks)
     return EXIT_OK
