@@ -63,13 +63,6 @@ _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _BLOB_CHUNK = 1 << 20
 
 
-def _check_name(field: str, value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidRequestError(f"invalid request: {field}: must be a non-empty string",
-                                  field=field, errors={field: ["must be a non-empty string"]})
-    return value
-
-
 class OllamaClient:
     """Async client for the Ollama API.
 
@@ -449,7 +442,7 @@ class OllamaClient:
 
     async def model_info(self, name: str, verbose: bool = False) -> ModelInfo:
         """``POST /api/show``: details, parameters, template, capabilities of a model."""
-        body: dict[str, Any] = {"model": _check_name("model", name)}
+        body: dict[str, Any] = {"model": name}
         if verbose:
             body["verbose"] = True
         wire = self._prepare("show", "show", body)
@@ -467,28 +460,28 @@ class OllamaClient:
     async def pull_model(self, name: str, *, insecure: bool = False,
                          timeout: TimeoutArg = None) -> ProgressResponse:
         """``POST /api/pull`` without progress; returns the final ``success`` status."""
-        body = {"model": _check_name("model", name), **({"insecure": True} if insecure else {})}
+        body = _transfer_body(name, insecure)
         return ProgressResponse.from_dict(
             await self._call(self._progress_request("pull", body, False, timeout)))
 
     def pull_model_stream(self, name: str, *, insecure: bool = False,
                           timeout: TimeoutArg = None) -> Stream[ProgressResponse]:
         """``POST /api/pull`` with a progress line per step; ends at ``success``."""
-        body = {"model": _check_name("model", name), **({"insecure": True} if insecure else {})}
+        body = _transfer_body(name, insecure)
         return self._stream(self._progress_request("pull", body, True, timeout),
                             ProgressResponse.from_dict)
 
     async def push_model(self, name: str, *, insecure: bool = False,
                          timeout: TimeoutArg = None) -> ProgressResponse:
         """``POST /api/push`` without progress."""
-        body = {"model": _check_name("model", name), **({"insecure": True} if insecure else {})}
+        body = _transfer_body(name, insecure)
         return ProgressResponse.from_dict(
             await self._call(self._progress_request("push", body, False, timeout)))
 
     def push_model_stream(self, name: str, *, insecure: bool = False,
                           timeout: TimeoutArg = None) -> Stream[ProgressResponse]:
         """``POST /api/push`` with progress lines."""
-        body = {"model": _check_name("model", name), **({"insecure": True} if insecure else {})}
+        body = _transfer_body(name, insecure)
         return self._stream(self._progress_request("push", body, True, timeout),
                             ProgressResponse.from_dict)
 
@@ -508,14 +501,14 @@ class OllamaClient:
 
     async def copy_model(self, source: str, destination: str) -> None:
         """``POST /api/copy``: give a model a second name."""
-        body = {"source": _check_name("source", source),
-                "destination": _check_name("destination", destination)}
+        body = {"source": source,
+                "destination": destination}
         wire = self._prepare("copy", "copy", body)
         await self._call(self._request("POST", "/api/copy", "copy", wire, idempotent=False))
 
     async def delete_model(self, name: str) -> None:
         """``DELETE /api/delete``: remove a model."""
-        wire = self._prepare("delete", "delete", {"model": _check_name("model", name)})
+        wire = self._prepare("delete", "delete", {"model": name})
         await self._call(self._request("DELETE", "/api/delete", "delete", wire,
                                        idempotent=False))
 
@@ -561,6 +554,11 @@ class OllamaClient:
                                        data=payload, idempotent=True,
                                        extensions={"raw_body": True}))
         return digest
+
+
+def _transfer_body(name: str, insecure: bool) -> dict[str, Any]:
+    """The body of a pull or push (validated by the caller like any other body)."""
+    return {"model": name, "insecure": True} if insecure else {"model": name}
 
 
 def _to_body(request: Any, cls: type[Any]) -> dict[str, Any]:
