@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench typecheck clean
+.PHONY: demo test test-live bench chaos typecheck clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,18 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# The conformance suite against a real server (make's environment import makes an
+# exported OLLAMA_HOST win over this default). `make test` never reads OLLAMA_HOST.
+OLLAMA_HOST ?= http://127.0.0.1:11434
+test-live: $(STAMP)
+	$(PY) -m pytest tests/conformance --ollama-host "$(OLLAMA_HOST)"
+
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+# Chaos and soak run (a few minutes; see RELIABILITY.md). Exits non-zero on any problem.
+chaos: $(STAMP)
+	$(PY) bench/chaos.py
 
 typecheck: $(STAMP)
 	$(PY) -m mypy

@@ -58,10 +58,11 @@ async def main() -> None:
         print("2. headers and API key")
         client.configure(headers={"X-Request-Source": "dynamic_config.py"}, api_key="s3cret")
         await client.version()
-        sent = emulator.requests[-1].headers
-        auth = sent.get("Authorization", "")
+        recorded = emulator.requests[-1]
+        sent = recorded.headers  # the emulator records secret headers masked
         print(f"   server saw X-Request-Source={sent.get('X-Request-Source')!r}, "
-              f"Authorization={auth.split()[0]} {'*' * len(auth.split()[-1])}")
+              f"Authorization={sent.get('Authorization')} (the key set above: "
+              f"{recorded.has_header('Authorization', 'Bearer s3cret')})")
         print(f"   repr never shows secrets: {client!r}")
 
         print("3. add the retry plugin (and an event printer) at run time")

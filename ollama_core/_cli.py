@@ -402,11 +402,12 @@ class _Session:
         if self._client is not None:
             return self._client.base_url
         from ._host import resolve_base_url
+        from ._redact import mask_url
 
         try:
-            return str(resolve_base_url(self.host).with_user(None))
+            return mask_url(resolve_base_url(self.host))
         except OllamaError:
-            return str(self.host)
+            return mask_url(self.host)
 
     def close(self) -> None:
         client, self._client = self._client, None

@@ -1,8 +1,8 @@
 """``OllamaClient``: the async client, one method per Ollama endpoint.
 
 Every call follows the same path: build the wire body, let plugins normalise it
-(``ollama_prepare_request``), validate it with the marshmallow schemas (nothing is sent if
-that fails), then run the middleware chain around the aiohttp transport and type the
+(``ollama_prepare_request``), validate it with the marshmallow schemas and check that all
+of it is JSON (nothing is sent if either fails), then run the middleware chain around the aiohttp transport and type the
 result. Streaming methods return a :class:`~ollama_core.Stream` that sends nothing until it
 is first read.
 """
@@ -10,10 +10,12 @@ is first read.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
 import re
+import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,19 +24,23 @@ from . import _schemas
 from ._clock import Clock, MonotonicClock
 from ._events import Event
 from ._exceptions import (
+    ClientClosedError,
     DeadlineExceeded,
+    EventLoopMismatchError,
     InvalidConfigError,
     InvalidRequestError,
     NotFoundError,
     OllamaError,
 )
-from ._host import resolve_base_url
+from ._host import check_api_key, check_headers, resolve_base_url
+from ._jsoncheck import check_json
 from ._middleware import MiddlewareChain
 from ._models import Request, Response, Timeouts, redact_headers
 from ._ndjson import DEFAULT_MAX_LINE_LENGTH
 from ._plugin_manager import PluginManager, PluginSpec, plugins_from_env
-from ._stream import Stream
-from ._transport import AiohttpTransport
+from ._exceptions import StreamCancelledError
+from ._stream import Stream, StreamState
+from ._transport import DEFAULT_MAX_BODY_SIZE, AiohttpTransport
 from ._types import (
     ChatRequest,
     ChatResponse,
@@ -60,6 +66,9 @@ T = TypeVar("T")
 TimeoutArg = float | Timeouts | None
 
 _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+# How long aclose() waits for cancelled calls and background tasks to unwind; a task that
+# ignores cancellation is logged and left behind rather than hanging the close.
+_CLOSE_TIMEOUT = 5.0
 _BLOB_CHUNK = 1 << 20
 
 
@@ -79,12 +88,29 @@ class OllamaClient:
     :param clock: the time source of every policy (tests pass a ``FakeClock``).
     :param max_connections: connection pool size.
     :param max_line_length: longest stream line accepted (bytes).
+    :param max_body_size: largest plain answer accepted (bytes, counted after
+        decompression; default 64 MiB). Reading stops as soon as a body passes it and the
+        call raises :class:`ResponseTooLargeError`.
     :param pause_timeout: default pause timeout of streams (seconds, ``None`` = none).
     :param ssl: passed to aiohttp (an ``SSLContext``, or ``False`` to skip verification).
     :param trust_env: let aiohttp read proxy settings from the environment.
+    :param stream_on_wire: send the non-streaming ``chat``, ``generate``, ``pull_model``,
+        ``push_model`` and ``create_model`` calls with ``"stream": true`` and fold the
+        lines into the same result inside the call (the default), so the idle timeout
+        watches a generation of any length. ``False`` sends ``"stream": false``: Ollama
+        then writes nothing until generation ends, and ``first_byte`` bounds it all.
 
     No network activity happens in the constructor; the HTTP session is created on first
     use inside the running event loop. Use ``async with`` or ``await client.aclose()``.
+
+    Lifecycle: a client belongs to the event loop it is first used on (its connections and
+    background tasks live there). Used from another loop, for example a second
+    ``asyncio.run``, it raises :class:`EventLoopMismatchError`: create one client per loop
+    and close it before its loop ends (``SyncOllamaClient`` runs its own loop and has no
+    such limit). ``aclose()`` ends every call still running with :class:`ClientClosedError`
+    (a retry waiting out its backoff included) and every open stream with
+    :class:`StreamCancelledError`; nothing is sent once it has started, and any later call
+    raises :class:`ClientClosedError`.
     """
 
     def __init__(self, base_url: str | None = None, timeout: float | Timeouts = 120.0, *,
@@ -93,11 +119,26 @@ class OllamaClient:
                  headers: Mapping[str, str] | None = None, api_key: str | None = None,
                  clock: Clock | None = None, max_connections: int = 100,
                  max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
+                 max_body_size: int = DEFAULT_MAX_BODY_SIZE,
                  pause_timeout: float | None = None, ssl: Any = None,
-                 trust_env: bool = False) -> None:
+                 trust_env: bool = False, stream_on_wire: bool = True) -> None:
         url = resolve_base_url(base_url)
+        if isinstance(max_body_size, bool) or not isinstance(max_body_size, int) \
+                or max_body_size < 1:
+            raise InvalidConfigError(
+                f"max_body_size must be a positive number of bytes, got {max_body_size!r}")
+        # Not a bool() coercion: a string "false" would silently mean True.
+        if not isinstance(stream_on_wire, bool):
+            raise InvalidConfigError(
+                f"stream_on_wire must be True or False, got {stream_on_wire!r}")
+        self._stream_on_wire = stream_on_wire
+        # Checked here, not at the first call: a CR/LF in a key or header (a key read from
+        # a file with its newline) is a configuration error naming the setting.
         if api_key is None:
-            api_key = os.environ.get("OLLAMA_API_KEY") or None
+            api_key = check_api_key(os.environ.get("OLLAMA_API_KEY"), "OLLAMA_API_KEY")
+        else:
+            api_key = check_api_key(api_key)
+        headers = check_headers(headers)
         self._clock: Clock = clock if clock is not None else MonotonicClock()
         self.pause_timeout = pause_timeout
         self._upstreams = UpstreamRegistry([Upstream(url)])
@@ -105,12 +146,18 @@ class OllamaClient:
         self._transport = AiohttpTransport(
             self._plugins, self._upstreams, timeouts=Timeouts.coerce(timeout), headers=headers,
             api_key=api_key, max_connections=max_connections, max_line_length=max_line_length,
-            ssl=ssl, trust_env=trust_env)
+            ssl=ssl, trust_env=trust_env, max_body_size=max_body_size)
         self._api_key = api_key
         self._tasks: list[tuple[str, asyncio.Task[None]]] = []
         self._opened = False
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        # The tasks inside a call (with their nesting depth), the ones aclose() cancelled,
+        # and the streams handed out: what aclose() must end.
+        self._calls: dict[asyncio.Task[Any], int] = {}
+        self._closing_calls: set[asyncio.Task[Any]] = set()
+        self._calls_gone: asyncio.Future[None] | None = None
+        self._streams: weakref.WeakSet[Stream[Any]] = weakref.WeakSet()
         self._chain = MiddlewareChain((), self._transport.handle)
         if isinstance(plugins, str):
             plugins = [plugins]
@@ -178,13 +225,20 @@ class OllamaClient:
     def configure(self, *, timeout: float | Timeouts | None = None,
                   headers: Mapping[str, str] | None = None,
                   api_key: str | None = None, pause_timeout: float | None = None) -> None:
-        """Change settings of a live client; calls already running keep theirs."""
-        if timeout is not None:
-            self._transport.timeouts = Timeouts.coerce(timeout)
-        if headers is not None:
-            self._transport.headers = dict(headers)
+        """Change settings of a live client; calls already running keep theirs.
+
+        Every value is checked before any is applied, so an ``InvalidConfigError`` (a CR/LF
+        in a header or the key, a bad header name) leaves the client as it was. An empty
+        ``api_key`` removes the key."""
+        timeouts = Timeouts.coerce(timeout) if timeout is not None else None
+        checked_headers = check_headers(headers) if headers is not None else None
+        checked_key = check_api_key(api_key) if api_key is not None else None
+        if timeouts is not None:
+            self._transport.timeouts = timeouts
+        if checked_headers is not None:
+            self._transport.headers = checked_headers
         if api_key is not None:
-            self._api_key = api_key or None
+            self._api_key = checked_key
             self._transport.set_api_key(self._api_key)
         if pause_timeout is not None:
             self.pause_timeout = pause_timeout
@@ -200,12 +254,11 @@ class OllamaClient:
 
     async def remove_plugin(self, name: str) -> None:
         """Unregister a plugin, stop its background tasks and rebuild the chain."""
-        plugin = self._plugins.get(name)
+        self._plugins.get(name)  # KeyError before anything is stopped
         await self._stop_tasks(owner=name)
-        close = getattr(plugin, "ollama_client_close", None)
+        # Through pluggy, so the observer guard and subset-of-arguments apply here too.
+        self._plugins.client_close(self, name)
         self._plugins.remove(name)
-        if callable(close):
-            close(client=self)
         self._rebuild_chain()
 
     def configure_plugin(self, name: str, config: Mapping[str, Any]) -> None:
@@ -246,11 +299,17 @@ class OllamaClient:
 
     def _ensure_open(self) -> None:
         if self._closed:
-            raise OllamaError("the client is closed")
+            raise ClientClosedError("the client is closed")
+        loop = asyncio.get_running_loop()
         if not self._opened:
             self._opened = True
-            self._loop = asyncio.get_running_loop()
+            self._loop = loop
             self._start_tasks()
+        elif loop is not self._loop:
+            raise EventLoopMismatchError(
+                "this OllamaClient is bound to the event loop it was first used on, and this "
+                "is another one (each asyncio.run() starts a new loop): create the client "
+                "inside the loop that uses it, or use SyncOllamaClient")
 
     def _start_tasks(self, only: str | None = None) -> None:
         loop = asyncio.get_running_loop()
@@ -263,22 +322,110 @@ class OllamaClient:
         self._tasks = [(n, t) for n, t in self._tasks if t not in stopping]
         for task in stopping:
             task.cancel()
-        for task in stopping:
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-            except Exception as exc:  # a crashed background task must not be lost
-                log.warning("background task %s failed: %r", task.get_name(), exc)
+        if not stopping:
+            return
+        done, pending = await asyncio.wait(stopping, timeout=_CLOSE_TIMEOUT)
+        for task in pending:
+            log.warning("background task %s ignored cancellation for %gs; left running",
+                        task.get_name(), _CLOSE_TIMEOUT)
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                # a crashed background task must not be lost
+                log.warning("background task %s failed: %r", task.get_name(),
+                            task.exception())
 
     async def aclose(self) -> None:
-        """Stop background tasks, tell plugins, close the HTTP session. Idempotent."""
+        """End calls and streams still running, stop background tasks, tell plugins, close
+        the HTTP session. Idempotent.
+
+        Calls in flight (a retry's backoff included) raise :class:`ClientClosedError`, open
+        streams :class:`StreamCancelledError`; nothing is sent once this has started.
+        """
         if self._closed:
             return
         self._closed = True
-        await self._stop_tasks()
-        self._plugins.client_close(self)
-        await self._transport.aclose()
+        loop = self._loop
+        if loop is None or loop is asyncio.get_running_loop():
+            await self._shutdown()
+        elif loop.is_running():
+            # Used from a loop running in another thread: its objects are closed there.
+            try:
+                await asyncio.wait_for(asyncio.wrap_future(
+                    asyncio.run_coroutine_threadsafe(self._shutdown(), loop)), _CLOSE_TIMEOUT)
+            except TimeoutError:
+                log.warning("closing the client on its own event loop took over %gs; "
+                            "left to finish there", _CLOSE_TIMEOUT)
+        else:
+            # The client's loop has ended: its tasks and connections ended with it, and
+            # nothing bound to it can be awaited from here.
+            self._transport._closed = True
+            self._tasks = []
+            try:
+                self._plugins.client_close(self)
+            finally:
+                with contextlib.suppress(RuntimeError):  # "Event loop is closed" (aiohttp)
+                    await self._transport.aclose()
+
+    async def _shutdown(self) -> None:
+        """aclose() on the client's own loop. Everything is stopped before the first
+        await, so no call can send another request while the rest is closing."""
+        # The transport refuses every request from here on, even one from a task this
+        # client does not know about (or one that swallowed its cancellation).
+        self._transport._closed = True
+        current = asyncio.current_task()
+        for task in self._calls:
+            if task is not current and task not in self._closing_calls:
+                self._closing_calls.add(task)
+                task.cancel()
+        for stream in list(self._streams):
+            if stream.state not in (StreamState.COMPLETED, StreamState.FAILED):
+                stream._cancel(StreamCancelledError("stream cancelled: the client was closed"))
+        try:
+            await self._stop_tasks()
+            if self._closing_calls:
+                gone = self._calls_gone = asyncio.get_running_loop().create_future()
+                try:
+                    await asyncio.wait_for(gone, _CLOSE_TIMEOUT)
+                except TimeoutError:
+                    log.warning("calls still running %gs after aclose(); left behind",
+                                _CLOSE_TIMEOUT)
+                finally:
+                    self._calls_gone = None
+            self._plugins.client_close(self)
+        finally:
+            await self._transport.aclose()
+
+    def _enter_call(self) -> asyncio.Task[Any] | None:
+        """Note that the current task is inside a call, so aclose() can end it."""
+        self._ensure_open()
+        task = asyncio.current_task()
+        if task is not None:
+            calls = self._calls
+            calls[task] = calls.get(task, 0) + 1
+        return task
+
+    def _leave_call(self, task: asyncio.Task[Any] | None,
+                    error: BaseException | None, endpoint: str) -> None:
+        """Undo ``_enter_call``; turns aclose()'s cancellation into ``ClientClosedError``
+        (raised by the caller) unless the task was also cancelled by someone else."""
+        if task is None:
+            return
+        calls = self._calls
+        depth = calls[task] - 1
+        if depth:
+            calls[task] = depth
+        else:
+            del calls[task]
+        closing = self._closing_calls
+        if task in closing and (depth == 0 or isinstance(error, asyncio.CancelledError)):
+            closing.discard(task)
+            gone = self._calls_gone
+            if not closing and gone is not None and not gone.done():
+                gone.set_result(None)
+            # Our cancel() is taken back, delivered or not; another one stays in force.
+            if task.uncancel() == 0 and isinstance(error, asyncio.CancelledError):
+                raise ClientClosedError(
+                    f"{endpoint}: the client was closed during the call") from None
 
     @property
     def closed(self) -> bool:
@@ -287,9 +434,16 @@ class OllamaClient:
     # -- the request path ----------------------------------------------------------------
 
     def _prepare(self, endpoint: str, kind: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Plugins' normalisation, then validation. Raises before anything is sent."""
+        """Plugins' normalisation, then validation. Raises before anything is sent.
+
+        The schemas check the fields they know; ``check_json`` then walks the final body
+        once, all of it (unknown keys, ``format`` schemas, options), for what the encoder
+        would choke on or silently mangle: non-JSON values, NaN/infinities, lone
+        surrogates, runaway nesting."""
         self._plugins.prepare_request(self, endpoint, body)
-        return _schemas.validate_request(kind, body)
+        wire = _schemas.validate_request(kind, body)
+        check_json(wire)
+        return wire
 
     def _request(self, method: str, path: str, endpoint: str, json: Any = None, *,
                  stream: bool = False, terminal: str | None = None,
@@ -302,10 +456,24 @@ class OllamaClient:
                        idempotent=idempotent, extensions=dict(extensions or {}))
 
     async def _send(self, request: Request) -> Response:
-        self._ensure_open()
+        task = self._enter_call()
+        error: BaseException | None = None
+        try:
+            return await self._send_chain(request)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self._leave_call(task, error, request.endpoint)
+
+    async def _send_chain(self, request: Request) -> Response:
         timeouts = request.timeouts or self._transport.timeouts
         if timeouts.deadline is None:
+            # A Request sent again must not carry an earlier call's deadline.
+            request.extensions.pop("deadline_at", None)
             return await self._chain(request)
+        # One timer for the whole chain (retries and backoff included). A stream outlives
+        # it once committed: the transport's watchdog reads ``deadline_at`` for the rest.
         loop = asyncio.get_running_loop()
         deadline_at = loop.time() + timeouts.deadline
         request.extensions["deadline_at"] = deadline_at
@@ -326,8 +494,15 @@ class OllamaClient:
         """
         if through_middlewares:
             return await self._send(request)
-        self._ensure_open()
-        return await self._transport.handle(request)
+        task = self._enter_call()
+        error: BaseException | None = None
+        try:
+            return await self._transport.handle(request)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self._leave_call(task, error, request.endpoint)
 
     async def _call(self, request: Request) -> Any:
         response = await self._send(request)
@@ -335,9 +510,11 @@ class OllamaClient:
 
     def _stream(self, request: Request, parse: Callable[[dict[str, Any]], T]) -> Stream[T]:
         if self._closed:
-            raise OllamaError("the client is closed")
-        return Stream(lambda: self._send(request), parse, clock=self.clock,
-                      pause_timeout=self.pause_timeout)
+            raise ClientClosedError("the client is closed")
+        stream = Stream(lambda: self._send(request), parse, clock=self.clock,
+                        pause_timeout=self.pause_timeout)
+        self._streams.add(stream)
+        return stream
 
     # -- server ----------------------------------------------------------------------------
 
@@ -348,9 +525,8 @@ class OllamaClient:
             connect=timeout, first_byte=timeout, idle=timeout),
             extensions={"raw_body": True})
         try:
-            self._ensure_open()
             async with asyncio.timeout(timeout):
-                response = await self._transport.handle(request)
+                response = await self.send(request, through_middlewares=False)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -367,7 +543,7 @@ class OllamaClient:
     def _chat_request(self, request: ChatRequest | Mapping[str, Any], stream: bool,
                       timeout: TimeoutArg, extensions: Mapping[str, Any] | None) -> Request:
         body = _to_body(request, ChatRequest)
-        body["stream"] = stream
+        body["stream"] = stream or self._stream_on_wire
         wire = self._prepare("chat", "chat", body)
         return self._request("POST", "/api/chat", "chat", wire, stream=stream,
                              terminal="done" if stream else None, timeout=timeout,
@@ -376,7 +552,10 @@ class OllamaClient:
     async def chat(self, request: ChatRequest | Mapping[str, Any], *,
                    timeout: TimeoutArg = None,
                    extensions: Mapping[str, Any] | None = None) -> ChatResponse:
-        """``POST /api/chat`` with ``"stream": false``: the whole answer at once."""
+        """``POST /api/chat``: the whole answer at once.
+
+        Sent with ``"stream": true`` and folded into the answer ``"stream": false`` gives
+        (``"stream": false`` itself with ``stream_on_wire=False``)."""
         body = await self._call(self._chat_request(request, False, timeout, extensions))
         return ChatResponse.from_dict(body)
 
@@ -390,7 +569,7 @@ class OllamaClient:
     def _generate_request(self, request: GenerateRequest | Mapping[str, Any], stream: bool,
                           timeout: TimeoutArg, extensions: Mapping[str, Any] | None) -> Request:
         body = _to_body(request, GenerateRequest)
-        body["stream"] = stream
+        body["stream"] = stream or self._stream_on_wire
         wire = self._prepare("generate", "generate", body)
         return self._request("POST", "/api/generate", "generate", wire, stream=stream,
                              terminal="done" if stream else None, timeout=timeout,
@@ -399,7 +578,8 @@ class OllamaClient:
     async def generate(self, request: GenerateRequest | Mapping[str, Any], *,
                        timeout: TimeoutArg = None,
                        extensions: Mapping[str, Any] | None = None) -> GenerateResponse:
-        """``POST /api/generate`` with ``"stream": false``."""
+        """``POST /api/generate``: the whole answer at once (sent as a stream and folded
+        into one answer, as ``chat`` is)."""
         body = await self._call(self._generate_request(request, False, timeout, extensions))
         return GenerateResponse.from_dict(body)
 
@@ -451,7 +631,7 @@ class OllamaClient:
 
     def _progress_request(self, endpoint: str, body: dict[str, Any], stream: bool,
                           timeout: TimeoutArg) -> Request:
-        body["stream"] = stream
+        body["stream"] = stream or self._stream_on_wire
         wire = self._prepare(endpoint, endpoint, body)
         return self._request("POST", f"/api/{endpoint}", endpoint, wire, stream=stream,
                              terminal="success" if stream else None, timeout=timeout,
@@ -574,21 +754,34 @@ def _to_body(request: Any, cls: type[Any]) -> dict[str, Any]:
         field="request", errors={"request": [f"expected {cls.__name__} or a dict"]})
 
 
-_SCALARS = (str, int, float, bool, type(None))
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _is_plain_json(value: Any, depth: int = 0) -> bool:
     """Whether ``value`` is made only of dicts with str keys, lists and JSON scalars, so it
-    is already in the wire shape (no typed objects, enums, bytes or tuples to convert)."""
+    is already in the wire shape (no typed objects, enums, bytes or tuples to convert).
+
+    This runs on every call made with a dict, so scalars are tested in the loops (not by a
+    call each) and a list of scalars (a ``context`` of token ids) in one C-speed pass."""
     kind = type(value)
     if kind in _SCALARS:
         return True
     if depth > 32:
         return False
     if kind is dict:
-        return all(type(k) is str and _is_plain_json(v, depth + 1) for k, v in value.items())
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            if type(item) not in _SCALARS and not _is_plain_json(item, depth + 1):
+                return False
+        return True
     if kind is list:
-        return all(_is_plain_json(v, depth + 1) for v in value)
+        if set(map(type, value)) <= _SCALARS:
+            return True
+        for item in value:
+            if type(item) not in _SCALARS and not _is_plain_json(item, depth + 1):
+                return False
+        return True
     return False
 
 

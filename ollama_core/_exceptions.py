@@ -6,9 +6,15 @@
     ├── InvalidRequestError          the caller's request is invalid; nothing was sent
     │                                (also a ValueError; ``.field`` names the bad field)
     ├── InvalidConfigError           bad client or plugin configuration (also a ValueError)
+    ├── ClientClosedError            the client was closed before or during the call
+    │                                (also a RuntimeError)
+    ├── EventLoopMismatchError       an async client used from another event loop than the
+    │                                one it was opened on (also a RuntimeError)
     ├── TransportError               the exchange with the server failed below HTTP
     │   ├── ConnectError             could not connect (also the built-in ConnectionError)
     │   ├── ReadError                the connection broke while reading (also ConnectionError)
+    │   │   └── ProtocolError        the peer does not speak valid HTTP (bad status line,
+    │   │                            headers, framing or content encoding)
     │   └── TimeoutError             a timeout fired (also the built-in TimeoutError)
     │       ├── ConnectTimeout       establishing the connection took too long
     │       ├── FirstByteTimeout     the response did not start in time
@@ -21,18 +27,25 @@
     │   ├── NotFoundError            404 (model or blob missing)
     │   ├── RateLimitError           429 (``.retry_after`` in seconds, when sent)
     │   └── ServerError              5xx (``ServiceUnavailableError`` for 503)
+    ├── DecodeError                  a successful answer is not what its endpoint answers: not
+    │                                JSON, nested too deep, or not the expected shape
+    │                                (``.endpoint``, ``.excerpt``)
+    ├── ResponseTooLargeError        a body grew past ``max_body_size`` once decompressed
+    │                                (``.limit``); reading stopped there
     ├── StreamError                  a stream went wrong after it started
     │   ├── StreamErrorLine          an ``{"error": ...}`` line arrived mid-stream (also a
     │   │                            ResponseError, with the HTTP status of the stream)
     │   ├── IncompleteStreamError    the stream ended without ``done: true`` / ``success``
-    │   ├── MalformedLineError       a line was not JSON (``.line_number``, ``.excerpt``)
+    │   ├── MalformedLineError       a line was not a JSON object (also a DecodeError;
+    │   │                            ``.line_number``, ``.excerpt``)
     │   ├── LineTooLongError         a line exceeded the configured bound
     │   ├── StreamInterruptedError   the connection broke mid-stream (also ConnectionError)
     │   └── StreamCancelledError     the stream was cancelled by its consumer
     └── PluginError                  raised on behalf of a plugin
         ├── CircuitOpenError         a breaker refused the call without touching the network
         ├── RateLimitExceededError   the client-side limiter refused or timed out
-        └── AllEndpointsFailedError  failover ran out of endpoints (``.failures`` per URL)
+        ├── AllEndpointsFailedError  failover ran out of endpoints (``.failures`` per URL)
+        └── PluginHookError          a transforming hook of ``.plugin`` raised (a bug)
 
 Every error raised because of an aiohttp exception is raised ``from`` it, so the original
 stays visible as ``__cause__``. Messages never contain credentials: URLs are shown with
@@ -50,17 +63,21 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import aiohttp
-import yarl
 from multidict import CIMultiDict
+
+from ._redact import mask_url
 
 __all__ = [
     "AllEndpointsFailedError",
     "AuthenticationError",
     "BadRequestError",
     "CircuitOpenError",
+    "ClientClosedError",
     "ConnectError",
     "ConnectTimeout",
     "DeadlineExceeded",
+    "DecodeError",
+    "EventLoopMismatchError",
     "FirstByteTimeout",
     "IdleTimeout",
     "IncompleteStreamError",
@@ -72,10 +89,13 @@ __all__ = [
     "OllamaError",
     "PermissionDeniedError",
     "PluginError",
+    "PluginHookError",
+    "ProtocolError",
     "RateLimitError",
     "RateLimitExceededError",
     "ReadError",
     "ResponseError",
+    "ResponseTooLargeError",
     "ServerError",
     "ServiceUnavailableError",
     "StreamCancelledError",
@@ -112,6 +132,16 @@ class InvalidConfigError(OllamaError, ValueError):
     """Client or plugin configuration is invalid (raised when the client is built)."""
 
 
+class ClientClosedError(OllamaError, RuntimeError):
+    """The client was closed: a call made after ``aclose()``/``close()``, or a call (or
+    retry backoff) that was still running when the client was closed. Nothing more is sent."""
+
+
+class EventLoopMismatchError(OllamaError, RuntimeError):
+    """An ``OllamaClient`` was used from another event loop than the one it was first used
+    on (for example from a second ``asyncio.run``); its connections belong to the first."""
+
+
 class TransportError(OllamaError):
     """The HTTP exchange failed below the HTTP layer."""
 
@@ -122,6 +152,15 @@ class ConnectError(TransportError, ConnectionError):
 
 class ReadError(TransportError, ConnectionError):
     """The connection broke before a complete response was read."""
+
+
+class ProtocolError(ReadError):
+    """The peer does not speak HTTP, or breaks its rules: a bad status line, malformed
+    headers, an invalid ``Content-Length``, broken chunked framing, a body that does not
+    match its ``Content-Encoding``. A broken connection for every policy (retried like
+    one, moved on from by failover, counted by the breaker): whatever answered is not a
+    working Ollama. In the middle of a stream the same breakage is a
+    :class:`StreamInterruptedError`."""
 
 
 class TimeoutError(TransportError, builtins.TimeoutError):  # noqa: A001 - deliberate shadow
@@ -207,6 +246,44 @@ class ServiceUnavailableError(ServerError):
     """HTTP 503, e.g. Ollama's ``server busy, please try again.`` when its queue is full."""
 
 
+def excerpt_of(data: bytes | str, limit: int = 200) -> str:
+    """The first ``limit`` characters of a body or line, for messages.
+
+    >>> excerpt_of(b'[[[[', 2)
+    '[['
+    """
+    if isinstance(data, str):
+        return data[:limit]
+    return data[:limit * 4].decode("utf-8", "replace")[:limit]
+
+
+class DecodeError(OllamaError):
+    """A successful answer is not what its endpoint answers: not JSON, nested deeper than
+    the JSON parser allows, or not the shape the endpoint is known to answer (a JSON
+    object; ``version`` for ``/api/version``; see ``ollama_core._shapes``).
+
+    ``endpoint`` names the operation (``"chat"``), ``excerpt`` holds the first 200
+    characters of the offending body or line. Not retried: the server answered, wrongly.
+    """
+
+    def __init__(self, message: str, *, endpoint: str | None, excerpt: str) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.excerpt = excerpt
+
+
+class ResponseTooLargeError(OllamaError):
+    """A plain body grew past the client's ``max_body_size`` (bytes, counted after
+    decompression). Reading stopped at the bound and the connection was dropped, so no
+    more than ``limit`` bytes of it were ever held. Never retried: the same request would
+    get the same answer."""
+
+    def __init__(self, message: str, *, endpoint: str | None, limit: int) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.limit = limit
+
+
 class StreamError(OllamaError):
     """A stream failed after it had started."""
 
@@ -223,13 +300,15 @@ class IncompleteStreamError(StreamError):
     """The stream ended without its terminal line (``done: true`` or ``status: success``)."""
 
 
-class MalformedLineError(StreamError):
-    """A stream line was not valid JSON. ``excerpt`` holds its first 200 characters."""
+class MalformedLineError(StreamError, DecodeError):
+    """A stream line was not a JSON object (invalid JSON, nested too deep, or another JSON
+    value). ``line_number`` counts from 1; ``excerpt`` holds the line's first 200
+    characters; ``endpoint`` names the operation when known."""
 
-    def __init__(self, message: str, *, line_number: int, excerpt: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, line_number: int, excerpt: str,
+                 endpoint: str | None = None) -> None:
+        DecodeError.__init__(self, message, endpoint=endpoint, excerpt=excerpt)
         self.line_number = line_number
-        self.excerpt = excerpt
 
 
 class LineTooLongError(StreamError):
@@ -250,6 +329,18 @@ class StreamCancelledError(StreamError):
 
 class PluginError(OllamaError):
     """Raised by a plugin on its own behalf."""
+
+
+class PluginHookError(PluginError):
+    """A plugin's hook implementation that transforms (``ollama_prepare_request``,
+    ``ollama_request``, ``ollama_stream_chunk``...) raised something other than an
+    ``OllamaError``: a bug in ``plugin``, not a verdict on the call. Raised from the
+    original exception; ``hook`` names the hook."""
+
+    def __init__(self, message: str, *, plugin: str, hook: str) -> None:
+        super().__init__(message)
+        self.plugin = plugin
+        self.hook = hook
 
 
 class CircuitOpenError(PluginError):
@@ -350,12 +441,8 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 
 def _safe_url(url: object) -> str:
-    """A URL with any user-info removed, for messages."""
-    try:
-        parsed = url if isinstance(url, yarl.URL) else yarl.URL(str(url))
-        return str(parsed.with_user(None))
-    except Exception:  # pragma: no cover - message building must never fail
-        return "<url>"
+    """A URL with any user-info removed, for messages (the one rule: ``mask_url``)."""
+    return mask_url(url)
 
 
 @contextlib.contextmanager
@@ -366,6 +453,12 @@ def map_aiohttp_errors(url: object, *, phase: str = "request") -> Iterator[None]
     (reading a body that had already started), which decides between ``ConnectError`` /
     ``ReadError`` and ``StreamInterruptedError``, and which timeout class applies.
     Cancellation is never mapped.
+
+    aiohttp reports a peer that breaks HTTP (a bad status line, bad headers or framing, a
+    body its ``Content-Encoding`` cannot decode) as a ``ClientResponseError`` with status
+    400, or a ``ClientPayloadError``, caused by its own parser's ``HttpProcessingError``.
+    No server sent that 400: it is a :class:`ProtocolError` (mid-stream, a
+    :class:`StreamInterruptedError`), never a :class:`BadRequestError`.
     """
     try:
         yield
@@ -382,7 +475,14 @@ def map_aiohttp_errors(url: object, *, phase: str = "request") -> Iterator[None]
     except aiohttp.ClientConnectorError as exc:
         raise ConnectError(f"cannot connect to {_safe_url(url)}: {exc.os_error}") from exc
     except aiohttp.ClientPayloadError as exc:
-        raise StreamInterruptedError(f"connection to {_safe_url(url)} broke mid-stream: {exc}") from exc
+        violation = _http_violation(exc)
+        if phase == "stream":
+            what = f"broke HTTP mid-stream: {violation}" if violation else f"broke mid-stream: {exc}"
+            raise StreamInterruptedError(f"connection to {_safe_url(url)} {what}") from exc
+        if violation:
+            raise ProtocolError(f"{_safe_url(url)} does not speak valid HTTP: {violation}") from exc
+        raise ReadError(f"connection to {_safe_url(url)} broke before the body was complete: "
+                        f"{exc}") from exc
     except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError,
             aiohttp.ClientConnectionError, ConnectionError) as exc:
         if phase == "stream":
@@ -395,6 +495,31 @@ def map_aiohttp_errors(url: object, *, phase: str = "request") -> Iterator[None]
             raise IdleTimeout(f"no data from {_safe_url(url)} within the idle timeout") from exc
         raise FirstByteTimeout(f"{_safe_url(url)} did not start responding in time") from exc
     except aiohttp.ClientResponseError as exc:
-        raise ResponseError(exc.message or f"HTTP {exc.status}", exc.status) from exc
+        violation = _http_violation(exc)
+        if violation is None:  # a redirect loop, a proxy's refusal: a status the peer sent
+            raise ResponseError(exc.message or f"HTTP {exc.status}", exc.status) from exc
+        if phase == "stream":
+            raise StreamInterruptedError(
+                f"connection to {_safe_url(url)} broke HTTP mid-stream: {violation}") from exc
+        raise ProtocolError(f"{_safe_url(url)} does not speak valid HTTP: {violation}") from exc
     except aiohttp.ClientError as exc:
         raise TransportError(f"HTTP error talking to {_safe_url(url)}: {type(exc).__name__}: {exc}") from exc
+
+
+# Body shortfalls: the peer closed before sending what it announced, a broken connection
+# rather than broken HTTP.
+_SHORT_BODY = (aiohttp.http_exceptions.ContentLengthError,)
+
+
+def _http_violation(exc: BaseException) -> str | None:
+    """What the peer did wrong, when ``exc`` comes from aiohttp's HTTP parser rejecting
+    its bytes (one line, at most 200 characters); ``None`` for anything else."""
+    cause = exc.__cause__
+    if not isinstance(cause, aiohttp.http_exceptions.HttpProcessingError) \
+            or isinstance(cause, _SHORT_BODY):
+        return None
+    message = " ".join(str(cause.message or type(cause).__name__).split())
+    if isinstance(cause, aiohttp.http_exceptions.TransferEncodingError) \
+            and message.startswith("Not enough data"):
+        return None  # the connection closed inside a chunk: cut short, not malformed
+    return message[:200]

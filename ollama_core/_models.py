@@ -12,20 +12,17 @@ already seen data).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._redact import redact_headers
 from ._upstreams import Upstream
 
+# redact_headers is defined with the other masking rules in _redact and re-exported here,
+# next to the envelopes whose repr uses it.
 __all__ = ["Request", "Response", "Timeouts", "redact_headers"]
-
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
-
-
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """A copy of ``headers`` safe to print: credential-bearing values are masked."""
-    return {k: ("***" if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()}
 
 
 @dataclass(slots=True, frozen=True)
@@ -33,14 +30,24 @@ class Timeouts:
     """Timeouts of one call, in seconds; ``None`` disables one.
 
     - ``connect``: establishing a connection (pool wait excluded).
-    - ``first_byte``: from sending the request to the response headers (for a stream: to
-      its first line). For a plain call it bounds every wait for data, and since Ollama
-      sends a non-streaming answer only once it is complete, it bounds the generation.
-    - ``idle``: the longest gap between two stream lines (and while reading a body).
-    - ``deadline``: the whole call, retries and backoff included. ``None`` by default so a
-      long stream is never cut (aiohttp's own 300 s ``total`` is disabled). Like the other
-      timeouts it runs on the event loop's clock, i.e. real time, even when the client was
-      given a ``FakeClock`` for its policies.
+    - ``first_byte``: for a stream, from sending the request to its headers *and* its
+      first complete line. For a plain call, the wait for the headers and every wait for
+      body data (Ollama writes a plain answer in one piece once it is complete).
+    - ``idle``: for a stream, the longest wait for data after its first line (between
+      lines, or inside one); it does not apply to plain calls.
+    - ``deadline``: the whole call, retries and backoff included, and for a stream its
+      reading to the end. It changes no other limit, only adds its own
+      (``DeadlineExceeded``). ``None`` by default so a long stream is never cut (aiohttp's
+      own 300 s ``total`` is disabled). Like the other timeouts it runs on the event
+      loop's clock, i.e. real time, even when the client was given a ``FakeClock`` for
+      its policies.
+
+    The non-streaming ``chat``, ``generate``, ``pull_model``, ``push_model`` and
+    ``create_model`` go on the wire as streams (unless the client was built with
+    ``stream_on_wire=False``), so they have the stream limits: ``first_byte`` to the first
+    line, then ``idle``. A generation of any length then succeeds, and a server that
+    stops answering is caught within ``idle``. Sent as ``"stream": false`` instead,
+    ``first_byte`` would have to outlast the whole generation.
     """
 
     connect: float | None = 10.0
@@ -119,11 +126,20 @@ class Response:
     (its terminal line, an error, or ``aclose()``, which reports ``StreamCancelledError``), or
     at once for a plain response. Breakers, limiters and caches use it to learn the outcome
     of a stream that outlives the middleware chain.
+
+    A stream that every holder drops before it ended, without closing it, is *abandoned*:
+    when the public :class:`~ollama_core.Stream` wrapping it, or the response itself, is
+    garbage-collected, :meth:`abandon` is scheduled on the event loop the response was made
+    on. It ends the stream as ``abort()`` does (the connection is dropped and every
+    ``on_done`` callback runs with ``StreamCancelledError``), so a breaker probe, a limiter
+    slot or a connection is never held by a stream nobody can reach any more. This is the
+    one mechanism for abandoned streams; it runs at the loop's next iteration after the
+    last reference goes (at the next garbage collection if the stream sits in a cycle).
     """
 
     __slots__ = ("status", "headers", "request", "body", "from_cache", "upstream",
                  "_bytes", "_lines", "_first", "_abort", "_callbacks", "_finished",
-                 "_taps", "__weakref__")
+                 "_taps", "_loop", "__weakref__")
 
     def __init__(self, request: Request, status: int, headers: Mapping[str, str] | None = None,
                  *, body: Any = None, lines: AsyncIterator[dict[str, Any]] | None = None,
@@ -143,6 +159,13 @@ class Response:
         self._callbacks: list[DoneCallback] = []
         self._finished = lines is None
         self._taps: list[Callable[[dict[str, Any]], None]] = []
+        # The loop an abandoned stream is ended on (its callbacks and connection live there).
+        self._loop: asyncio.AbstractEventLoop | None = None
+        if lines is not None:
+            try:
+                self._loop = asyncio.get_running_loop()
+            except RuntimeError:  # built outside a loop (a replay in a test): ended in place
+                pass
 
     @property
     def is_stream(self) -> bool:
@@ -225,6 +248,46 @@ class Response:
         abort, self._abort = self._abort, None
         if abort is not None:
             abort()
+
+    def abandon(self) -> None:
+        """End a stream nobody holds any more, at the next iteration of its event loop.
+
+        Safe from any thread and from a finalizer, which is where it is called from (see
+        the class docstring). The stream ends as with ``abort()``, reporting
+        ``StreamCancelledError``; a response that has ended is left alone."""
+        if self._finished:
+            return
+        loop = self._loop
+        try:
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(self._end_abandoned)
+                return
+        except RuntimeError:  # the loop closed meanwhile
+            pass
+        # No loop to run on (any more), so nothing can be waiting on it: end it in place.
+        try:
+            self._end_abandoned()
+        except Exception:  # a closed loop's transport may refuse to close; it is gone anyway
+            pass
+
+    def _end_abandoned(self) -> None:
+        if not self._finished:
+            from ._exceptions import StreamCancelledError
+
+            self.finish(StreamCancelledError(
+                f"{self.request.endpoint} stream abandoned: garbage-collected before it "
+                f"ended, without being closed"))
+        abort, self._abort = self._abort, None
+        if abort is not None:
+            abort()
+
+    def __del__(self) -> None:
+        # Also runs for a half-built instance, and at interpreter exit: never raise here.
+        try:
+            if not self._finished:
+                self.abandon()
+        except Exception:  # an exception in a finalizer can only be printed, never handled
+            pass
 
     async def aclose(self) -> None:
         """Release the connection. A stream closed before its end reports cancellation."""

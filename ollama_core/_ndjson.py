@@ -5,6 +5,10 @@ character may be split between two reads, blank lines may appear, and the last l
 lack its newline. The decoder buffers bytes and decodes only complete lines, so none of
 these cases needs special handling beyond the buffer itself. A line longer than
 ``max_line_length`` raises instead of growing the buffer without bound.
+
+Every line must be a JSON object: anything else (invalid JSON, another JSON value, JSON
+nested deeper than the parser allows) is a :class:`~ollama_core.MalformedLineError`
+naming the endpoint and the line, never a ``RecursionError``.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import json.scanner
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ._exceptions import LineTooLongError, MalformedLineError
+from ._exceptions import LineTooLongError, MalformedLineError, excerpt_of
 
 __all__ = ["DEFAULT_MAX_LINE_LENGTH", "NDJSONDecoder"]
 
@@ -41,11 +45,15 @@ class NDJSONDecoder:
     []
     """
 
-    __slots__ = ("_buf", "_max", "line_number")
+    __slots__ = ("_buf", "_max", "_prefix", "endpoint", "line_number")
 
-    def __init__(self, max_line_length: int = DEFAULT_MAX_LINE_LENGTH) -> None:
+    def __init__(self, max_line_length: int = DEFAULT_MAX_LINE_LENGTH, *,
+                 endpoint: str | None = None) -> None:
         self._buf = b""
         self._max = max_line_length
+        #: The operation whose stream this is, named in errors (``"chat"``).
+        self.endpoint = endpoint
+        self._prefix = f"{endpoint}: " if endpoint else ""
         #: Number of lines seen so far, blank ones included (for error messages).
         self.line_number = 0
 
@@ -88,7 +96,7 @@ class NDJSONDecoder:
                 self.line_number += 1
                 try:
                     value, stop = scan(item, 0)
-                except (StopIteration, ValueError):
+                except (StopIteration, ValueError, RecursionError):
                     stop = -1
                 if stop == len(item) and type(value) is dict:  # a whole line, one object
                     yield value
@@ -117,14 +125,18 @@ class NDJSONDecoder:
     def _decode(self, line: bytes) -> dict[str, Any]:
         try:
             value = _loads(line)
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-            excerpt = line[:200].decode("utf-8", "replace")
+        except (ValueError, RecursionError) as exc:  # also UnicodeDecodeError; too deep
+            excerpt = excerpt_of(line)
+            why = "is nested too deeply" if isinstance(exc, RecursionError) \
+                else f"is not valid JSON ({exc})"
             raise MalformedLineError(
-                f"stream line {self.line_number} is not valid JSON ({exc}): {excerpt!r}",
-                line_number=self.line_number, excerpt=excerpt) from exc
+                f"{self._prefix}stream line {self.line_number} {why}: {excerpt!r}",
+                line_number=self.line_number, excerpt=excerpt,
+                endpoint=self.endpoint) from exc
         if not isinstance(value, dict):
-            excerpt = line[:200].decode("utf-8", "replace")
+            excerpt = excerpt_of(line)
             raise MalformedLineError(
-                f"stream line {self.line_number} is not a JSON object: {excerpt!r}",
-                line_number=self.line_number, excerpt=excerpt)
+                f"{self._prefix}stream line {self.line_number} is not a JSON object: "
+                f"{excerpt!r}", line_number=self.line_number, excerpt=excerpt,
+                endpoint=self.endpoint)
         return value

@@ -14,6 +14,13 @@ What an entry point may name:
   replaces the old one.
 - any other object (typically a module of ``@hookimpl`` functions): registered as is; its
   configuration, if any, is read from ``client.plugin_config``.
+
+A plugin that raises never changes a call's outcome by accident. Every hook implementation
+is guarded on its own when its plugin is registered (``_guard``): its ``HookImpl.function``
+is replaced by a guarded one, so pluggy still makes every call (call order, wrappers,
+subset-of-arguments implementations are untouched) and one failing implementation does not
+stop the others. What the guard does depends on the hook's kind, listed in
+``hookspecs.OBSERVER_HOOKS`` (the contract is described in ``hookspecs``).
 """
 
 from __future__ import annotations
@@ -21,14 +28,15 @@ from __future__ import annotations
 import importlib.metadata
 import inspect
 import json
+import logging
 import os
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from . import hookspecs
-from ._exceptions import InvalidConfigError
+from ._exceptions import InvalidConfigError, OllamaError, PluginHookError
 
 if TYPE_CHECKING:
     from ._client import OllamaClient
@@ -88,6 +96,101 @@ def plugins_from_env(environ: Mapping[str, str] | None = None) -> tuple[list[str
 def _disabled(environ: Mapping[str, str] | None = None) -> set[str]:
     env = os.environ if environ is None else environ
     return {n.strip() for n in env.get("OLLAMA_CORE_DISABLE_PLUGINS", "").split(",") if n.strip()}
+
+
+#: Where an observer's exception is reported (with the plugin's name and the traceback).
+log = logging.getLogger("ollama_core.plugins")
+
+
+def _observer_failed(plugin: str, hook: str, exc: Exception) -> None:
+    log.error("plugin %r raised in observer hook %s (ignored: an observer cannot change "
+              "the outcome): %s: %s", plugin, hook, type(exc).__name__, exc, exc_info=exc)
+
+
+def _transform_failed(plugin: str, hook: str, exc: Exception) -> PluginHookError:
+    return PluginHookError(
+        f"plugin {plugin!r} failed in {hook}: {type(exc).__name__}: {exc}",
+        plugin=plugin, hook=hook)
+
+
+def _guard_function(function: Callable[..., Any], plugin: str, hook: str,
+                    observer: bool) -> Callable[..., Any]:
+    """A plain implementation, guarded (see ``hookspecs`` for the contract)."""
+    if observer:
+        def guarded(*args: Any) -> Any:
+            try:
+                return function(*args)
+            except Exception as exc:
+                _observer_failed(plugin, hook, exc)
+                return None
+    else:
+        def guarded(*args: Any) -> Any:
+            try:
+                return function(*args)
+            except OllamaError:
+                raise  # raised on purpose (InvalidRequestError from prepare_request...)
+            except Exception as exc:
+                raise _transform_failed(plugin, hook, exc) from exc
+    guarded.__wrapped__ = function  # type: ignore[attr-defined]
+    return guarded
+
+
+def _guard_wrapper(function: Callable[..., Any], plugin: str, hook: str,
+                   observer: bool) -> Callable[..., Any]:
+    """A wrapper implementation (``wrapper=True`` or old-style ``hookwrapper=True``),
+    guarded: the generator pluggy drives is a proxy that forwards what pluggy sends (the
+    result, or an old-style ``Result``) and throws (the inner implementations' error) to the
+    plugin's generator, and tells the plugin's own exceptions from the ones passing through.
+    An observer wrapper that fails is skipped from then on: the call goes on as if it were
+    not there."""
+
+    def failed(exc: Exception) -> None:
+        if observer:
+            _observer_failed(plugin, hook, exc)
+            return
+        if isinstance(exc, OllamaError):
+            raise exc
+        raise _transform_failed(plugin, hook, exc) from exc
+
+    def guarded(*args: Any) -> Generator[None, Any, Any]:
+        try:
+            inner = function(*args)
+            next(inner)
+        except StopIteration:
+            failed(RuntimeError("the wrapper did not yield"))
+            return (yield)
+        except Exception as exc:  # before its yield
+            failed(exc)
+            return (yield)
+        try:
+            sent = yield
+        except BaseException as passing:
+            # The inner implementations raised: the plugin may handle or re-raise it.
+            try:
+                inner.throw(passing)
+            except StopIteration as stop:
+                return stop.value
+            except Exception as exc:
+                if exc is passing:
+                    raise
+                failed(exc)
+                raise passing  # the inner implementations' error goes on
+            inner.close()
+            failed(RuntimeError("the wrapper yielded more than once"))
+            raise
+        try:
+            inner.send(sent)
+        except StopIteration as stop:
+            return stop.value
+        except Exception as exc:
+            failed(exc)
+            return sent  # the result unchanged (an old-style wrapper's return is ignored)
+        inner.close()
+        failed(RuntimeError("the wrapper yielded more than once"))
+        return sent
+
+    guarded.__wrapped__ = function  # type: ignore[attr-defined]
+    return guarded
 
 
 def _plugin_name(obj: object) -> str:
@@ -171,11 +274,28 @@ class PluginManager:
         except pluggy.PluginValidationError as exc:
             self._pm.unregister(name=name)
             raise InvalidConfigError(f"plugin {name!r} implements an unknown hook: {exc}") from exc
+        self._guard(plugin, name)
         self._configs[name] = cfg
         self._factories[name] = factory
         self._dists[name] = dist
         self._refresh()
         return name, plugin
+
+    def _guard(self, plugin: object, name: str) -> None:
+        """Guard each hook implementation of a just-registered plugin on its own.
+
+        pluggy stops a hook call at the first exception, so the guard has to sit around
+        every implementation, not around the hook call. ``HookImpl.function`` is what
+        pluggy (and the hand-chained chunk hook) calls; its argument names were read from
+        the original function at registration, so the replacement takes ``*args``."""
+        for caller in self._pm.get_hookcallers(plugin) or ():
+            observer = caller.name in hookspecs.OBSERVER_HOOKS
+            for impl in caller.get_hookimpls():
+                if impl.plugin is not plugin:
+                    continue
+                guard = _guard_wrapper if impl.wrapper or impl.hookwrapper else _guard_function
+                # ``function`` is typed Final by pluggy; it is a plain slot, set once here.
+                setattr(impl, "function", guard(impl.function, name, caller.name, observer))
 
     @staticmethod
     def _instantiate(name: str, factory: Callable[[dict[str, Any]], object],
@@ -219,6 +339,7 @@ class PluginManager:
         dist = self._dists.get(name, "")
         self._pm.unregister(name=name)
         self._pm.register(new, name=name)
+        self._guard(new, name)
         self._configs[name] = cfg
         self._factories[name] = factory
         self._dists[name] = dist
@@ -267,13 +388,17 @@ class PluginManager:
         if name is None:
             self._pm.hook.ollama_client_setup(client=client)
             return
-        plugin = self.get(name)
+        self.get(name)  # KeyError for a name that is not registered
         # Only the newly added plugin is set up; the others already were.
-        self._pm.subset_hook_caller(
+        setup = self._pm.subset_hook_caller(
             "ollama_client_setup",
-            remove_plugins=[p for n, p in self._pm.list_name_plugin() if n != name],
-        )(client=client)
-        del plugin
+            remove_plugins=[p for n, p in self._pm.list_name_plugin() if n != name])
+        try:
+            setup(client=client)
+        except BaseException:
+            # Half set up, it must not serve calls: add_plugin leaves the client as it was.
+            self.remove(name)
+            raise
 
     def middlewares(self, client: OllamaClient) -> list[Middleware]:
         out: list[Middleware] = []
@@ -299,8 +424,16 @@ class PluginManager:
                 out.append((impl.plugin_name, factory))
         return out
 
-    def client_close(self, client: OllamaClient) -> None:
-        self._pm.hook.ollama_client_close(client=client)
+    def client_close(self, client: OllamaClient, name: str | None = None) -> None:
+        """Tell every plugin (or only ``name``, before it is removed) the client closes."""
+        if name is None:
+            self._pm.hook.ollama_client_close(client=client)
+            return
+        self.get(name)  # KeyError for a name that is not registered
+        self._pm.subset_hook_caller(
+            "ollama_client_close",
+            remove_plugins=[p for n, p in self._pm.list_name_plugin() if n != name],
+        )(client=client)
 
     def prepare_request(self, client: OllamaClient, endpoint: str, body: dict[str, Any]) -> None:
         if self.has_prepare_hook:

@@ -69,6 +69,11 @@ class Stream(Generic[T]):
     Nothing is sent until the first ``__anext__`` (or ``await stream.start()``). Use it as
     ``async for chunk in stream`` and, to be sure the connection is released when leaving
     early, as ``async with stream:`` or call ``await stream.aclose()``.
+
+    A stream dropped without being closed is ended when it is garbage-collected
+    (``Response.abandon``): its connection is dropped and the policies waiting on its end
+    (a breaker probe, a limiter slot) hear ``StreamCancelledError`` at the event loop's next
+    iteration. Closing it yourself is still the way to release it at a known moment.
     """
 
     def __init__(self, open_response: Callable[[], Awaitable[Response]],
@@ -269,6 +274,16 @@ class Stream(Generic[T]):
         if self._state not in (StreamState.COMPLETED, StreamState.FAILED):
             self._cancel(None)
         await self._release()
+
+    def __del__(self) -> None:
+        # The Response usually outlives its Stream by a few loop iterations (the async
+        # generator reading it is closed by the loop), so it is handed over here, at once.
+        try:
+            response = self._response
+            if response is not None:
+                response.abandon()
+        except Exception:  # an exception in a finalizer can only be printed, never handled
+            pass
 
     async def __aenter__(self) -> Stream[T]:
         return self

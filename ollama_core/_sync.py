@@ -5,6 +5,12 @@ daemon thread; every method submits the async call to that loop and blocks on it
 so the aiohttp session is only ever used on its own loop. Several threads may share one
 client: ``run_coroutine_threadsafe`` is thread-safe and calls run concurrently on the loop.
 
+Shutdown: a client that is never closed is closed by a ``weakref.finalize`` when it is
+garbage-collected, and at the latest by that finalizer's ``atexit`` hook, while the loop
+thread still runs (once the interpreter finalizes, daemon threads are frozen, so waiting
+on the loop from ``__del__`` would hang the exit forever). Every wait on the loop thread
+during a close is bounded, and a close never joins the thread without a timeout.
+
 Each method is written out by hand (one line each) rather than generated, so type checkers
 and IDEs see real signatures; ``tests/core/test_sync.py`` checks the two surfaces match.
 """
@@ -14,16 +20,20 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import sys
 import threading
 import warnings
+import weakref
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from ._client import OllamaClient, TimeoutArg
 from ._clock import Clock
 from ._events import Event
+from ._exceptions import ClientClosedError
 from ._models import Timeouts
 from ._ndjson import DEFAULT_MAX_LINE_LENGTH
+from ._transport import DEFAULT_MAX_BODY_SIZE
 from ._plugin_manager import PluginManager, PluginSpec
 from ._stream import Stream, StreamMetrics, StreamState
 from ._types import (
@@ -48,6 +58,16 @@ __all__ = ["SyncOllamaClient", "SyncStream"]
 T = TypeVar("T")
 
 
+# Bounds of a close: the async client's own aclose() waits at most 5 s for calls to unwind,
+# so _CLOSE_TIMEOUT only matters when the loop thread itself is stuck.
+_CLOSE_TIMEOUT = 10.0
+_DRAIN_TIMEOUT = 1.0
+
+
+def _closed_error() -> ClientClosedError:
+    return ClientClosedError("the client is closed")
+
+
 async def _signal_when_done(coro: Coroutine[Any, Any, T], finished: threading.Event) -> T:
     try:
         return await coro
@@ -56,23 +76,78 @@ async def _signal_when_done(coro: Coroutine[Any, Any, T], finished: threading.Ev
 
 
 class _Portal:
-    """An event loop on a daemon thread, and a way to run things on it and wait."""
+    """An event loop on a daemon thread, and a way to run things on it and wait.
+
+    ``shutdown()`` refuses new work, runs a last coroutine (the client's ``aclose()``),
+    stops the loop and lets the thread close it. Futures still waited on by other threads
+    are failed with ``ClientClosedError`` instead of being left to wait forever.
+    """
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
+        # Reentrant: a future that is already done runs _untrack at once, in _track.
+        self._lock = threading.RLock()
+        self._closing = False
+        self._pending: set[concurrent.futures.Future[Any]] = set()
         self._thread = threading.Thread(target=self._run, name="ollama-core-loop", daemon=True)
         self._thread.start()
 
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
+        try:
+            self.loop.run_forever()
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        """On the loop thread once the loop stopped: end what is left, close the loop."""
+        loop = self.loop
+        try:
+            tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                loop.run_until_complete(asyncio.wait(tasks, timeout=_DRAIN_TIMEOUT))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+            self._fail_pending()
+
+    def _fail_pending(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, set()
+        for future in pending:
+            if not future.done():
+                try:
+                    future.set_exception(_closed_error())
+                except concurrent.futures.InvalidStateError:  # finished meanwhile
+                    pass
+
+    def _track(self, future: concurrent.futures.Future[Any]) -> None:
+        """Called with the lock held."""
+        self._pending.add(future)
+        future.add_done_callback(self._untrack)
+
+    def _untrack(self, future: concurrent.futures.Future[Any]) -> None:
+        with self._lock:
+            self._pending.discard(future)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         if threading.current_thread() is self._thread:
             coro.close()
             raise RuntimeError("a SyncOllamaClient cannot be called from its own loop thread")
         finished = threading.Event()
-        future = asyncio.run_coroutine_threadsafe(_signal_when_done(coro, finished), self.loop)
+        with self._lock:
+            if self._closing:
+                coro.close()
+                raise _closed_error()
+            future = asyncio.run_coroutine_threadsafe(
+                _signal_when_done(coro, finished), self.loop)
+            self._track(future)
         try:
             return future.result()
         except KeyboardInterrupt:
@@ -89,20 +164,83 @@ class _Portal:
         result: concurrent.futures.Future[T] = concurrent.futures.Future()
 
         def target() -> None:
+            if not result.set_running_or_notify_cancel():
+                return
             try:
                 result.set_result(fn())
             except BaseException as exc:  # handed to the calling thread
                 result.set_exception(exc)
 
-        self.loop.call_soon_threadsafe(target)
+        with self._lock:
+            if self._closing:
+                raise _closed_error()
+            self._track(result)
+            self.loop.call_soon_threadsafe(target)
         return result.result()
 
-    def close(self) -> None:
-        if self.loop.is_closed():
+    def shutdown(self, last: Coroutine[Any, Any, None] | None = None) -> None:
+        """Run ``last`` on the loop, then stop and close it. Idempotent; bounded.
+
+        From the loop thread itself (a finalizer or a callback running there) nothing can
+        be waited for: ``last`` and the stop are scheduled and the thread ends by itself.
+        """
+        with self._lock:
+            if self._closing:
+                if last is not None:
+                    last.close()
+                return
+            self._closing = True
+        loop = self.loop
+
+        async def finish() -> None:
+            try:
+                if last is not None:
+                    await last
+            finally:
+                loop.stop()
+
+        if threading.current_thread() is self._thread:
+            loop.create_task(finish())
             return
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join()
-        self.loop.close()
+        try:
+            asyncio.run_coroutine_threadsafe(finish(), loop)
+        except RuntimeError:  # the loop is already closed
+            if last is not None:
+                last.close()
+            return
+        self._thread.join(_CLOSE_TIMEOUT)
+        if self._thread.is_alive():
+            # The last coroutine is stuck: stop the loop without it (the thread still
+            # cancels what is left and closes the loop), and never wait forever.
+            loop.call_soon_threadsafe(loop.stop)
+            self._thread.join(_DRAIN_TIMEOUT + 1.0)
+        if self._thread.is_alive():
+            self._fail_pending()
+
+    def close(self) -> None:
+        self.shutdown()
+
+
+def _close_unclosed(portal: _Portal, client: OllamaClient) -> None:
+    """The finalizer of a SyncOllamaClient that was not closed (garbage or exit)."""
+    if portal.closing:
+        return
+    try:
+        warnings.warn(f"unclosed Sync{client!r}", ResourceWarning, stacklevel=2)
+    except Exception:  # noqa: S110 - a warning filter set to "error" must not stop the close
+        pass
+    if sys.is_finalizing():  # pragma: no cover - the loop thread is frozen by now
+        return
+    portal.shutdown(_close_quietly(client))
+
+
+async def _close_quietly(client: OllamaClient) -> None:
+    try:
+        await client.aclose()
+    except Exception as exc:  # nobody is left to receive it
+        import logging
+
+        logging.getLogger("ollama_core").warning("closing an unclosed client failed: %r", exc)
 
 
 class SyncStream(Generic[T]):
@@ -113,9 +251,11 @@ class SyncStream(Generic[T]):
     ``close()`` or using it as a context manager.
     """
 
-    def __init__(self, portal: _Portal, stream: Stream[T]) -> None:
+    def __init__(self, portal: _Portal, stream: Stream[T], owner: object = None) -> None:
         self._portal = portal
         self._stream = stream
+        # The client, kept alive while its stream is: collecting it would close the stream.
+        self._owner = owner
 
     @property
     def state(self) -> StreamState:
@@ -163,8 +303,11 @@ class SyncStream(Generic[T]):
             raise StopIteration from None
 
     def close(self) -> None:
-        if not self._portal.loop.is_closed():
-            self._portal.run(self._stream.aclose())
+        if not self._portal.closing:  # a closed client has cancelled its streams already
+            try:
+                self._portal.run(self._stream.aclose())
+            except ClientClosedError:  # closed meanwhile, by another thread
+                pass
 
     def __enter__(self) -> SyncStream[T]:
         return self
@@ -180,9 +323,12 @@ class SyncOllamaClient:
     """Blocking client with the same methods as :class:`~ollama_core.OllamaClient`.
 
     Takes the same arguments. Streams are plain iterators (:class:`SyncStream`). Close it
-    with ``close()`` or a ``with`` block; an unclosed client warns (``ResourceWarning``).
-    Do not call it from inside a running event loop's thread in async code: use the
-    async client there.
+    with ``close()`` or a ``with`` block. ``close()`` may be called from any thread: calls
+    running in other threads then raise :class:`ClientClosedError` at once (a retry
+    waiting out its backoff included), like any later call. A client that is never closed
+    warns (``ResourceWarning``) and is closed when it is garbage-collected, or at the
+    latest when the interpreter exits, which it never delays for long. Do not call it from
+    inside a running event loop's thread in async code: use the async client there.
     """
 
     def __init__(self, base_url: str | None = None, timeout: float | Timeouts = 120.0, *,
@@ -191,8 +337,9 @@ class SyncOllamaClient:
                  headers: Mapping[str, str] | None = None, api_key: str | None = None,
                  clock: Clock | None = None, max_connections: int = 100,
                  max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
+                 max_body_size: int = DEFAULT_MAX_BODY_SIZE,
                  pause_timeout: float | None = None, ssl: Any = None,
-                 trust_env: bool = False) -> None:
+                 trust_env: bool = False, stream_on_wire: bool = True) -> None:
         self._portal: _Portal | None = None
         portal = _Portal()
         try:
@@ -200,12 +347,15 @@ class SyncOllamaClient:
             self._async = portal.call(lambda: OllamaClient(
                 base_url, timeout, plugins=plugins, plugin_config=plugin_config,
                 headers=headers, api_key=api_key, clock=clock, max_connections=max_connections,
-                max_line_length=max_line_length, pause_timeout=pause_timeout, ssl=ssl,
-                trust_env=trust_env))
+                max_line_length=max_line_length, max_body_size=max_body_size,
+                pause_timeout=pause_timeout, ssl=ssl, trust_env=trust_env,
+                stream_on_wire=stream_on_wire))
         except BaseException:
             portal.close()
             raise
         self._portal = portal
+        # Holds the portal and the async client, never self, so it cannot keep self alive.
+        self._finalizer = weakref.finalize(self, _close_unclosed, portal, self._async)
 
     @property
     def async_client(self) -> OllamaClient:
@@ -213,41 +363,47 @@ class SyncOllamaClient:
         return self._async
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        if self._portal is None:
+        portal = self._portal
+        if portal is None:
             coro.close()
-            raise RuntimeError("the client is closed")
-        return self._portal.run(coro)
+            raise _closed_error()
+        return portal.run(coro)
 
     def _wrap(self, make: Callable[[], Stream[T]]) -> SyncStream[T]:
-        if self._portal is None:
-            raise RuntimeError("the client is closed")
-        return SyncStream(self._portal, self._portal.call(make))
+        portal = self._portal
+        if portal is None:
+            raise _closed_error()
+        return SyncStream(portal, portal.call(make), self)
 
     # -- lifecycle -----------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the async client, then stop and join the loop thread. Idempotent."""
+        """Close the async client, then stop and join the loop thread. Idempotent.
+
+        Safe from any thread while other threads are inside calls: those calls raise
+        :class:`ClientClosedError`. Errors of the async ``aclose()`` are raised here.
+        """
         portal, self._portal = self._portal, None
         if portal is None:
             return
-        try:
-            portal.run(self._async.aclose())
-        finally:
-            portal.close()
+        self._finalizer.detach()
+        errors: list[BaseException] = []
+
+        async def last() -> None:
+            try:
+                await self._async.aclose()
+            except Exception as exc:  # raised in the calling thread below
+                errors.append(exc)
+
+        portal.shutdown(last())
+        if errors:
+            raise errors[0]
 
     def __enter__(self) -> SyncOllamaClient:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def __del__(self) -> None:
-        if getattr(self, "_portal", None) is not None:
-            warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=1)
-            try:
-                self.close()
-            except Exception:  # pragma: no cover - interpreter shutdown
-                pass
 
     def __repr__(self) -> str:
         return "Sync" + repr(self._async) if hasattr(self, "_async") else "SyncOllamaClient()"
@@ -318,9 +474,10 @@ class SyncOllamaClient:
         self._portal_call(lambda: self._async.emit(event))
 
     def _portal_call(self, fn: Callable[[], T]) -> T:
-        if self._portal is None:
-            raise RuntimeError("the client is closed")
-        return self._portal.call(fn)
+        portal = self._portal
+        if portal is None:
+            raise _closed_error()
+        return portal.call(fn)
 
     # -- endpoints (one line each) ---------------------------------------------------------
 

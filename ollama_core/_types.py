@@ -46,10 +46,12 @@ from typing import (
     NamedTuple,
     Self,
     TypeAlias,
+    TypeGuard,
     TypeVar,
     cast,
 )
 
+from ._jsoncheck import check_json
 from ._schemas import validate_request
 
 if TYPE_CHECKING:
@@ -317,12 +319,18 @@ class _Normalised(_Wire):
 # --------------------------------------------------------------------------------------------
 
 
+def _is_number(value: Any) -> TypeGuard[float]:
+    # A server that sends a string or a bool where a figure belongs gets no derived figure,
+    # rather than a TypeError from a property.
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _ns_to_s(ns: int | None) -> float | None:
-    return None if ns is None else ns / 1e9
+    return ns / 1e9 if _is_number(ns) else None
 
 
 def _rate(count: int | None, duration_ns: int | None) -> float | None:
-    if count is None or not duration_ns:
+    if not _is_number(count) or not _is_number(duration_ns) or not duration_ns:
         return None
     return count / duration_ns * 1e9
 
@@ -424,13 +432,18 @@ class Logprob(_TokenFields):
             token=d.get("token", ""),
             logprob=d.get("logprob", 0.0),
             bytes=d.get("bytes"),
-            top_logprobs=[TokenLogprob.from_dict(t) for t in top] if top else top,
+            top_logprobs=[TokenLogprob.from_dict(t) if isinstance(t, Mapping) else t
+                          for t in top] if isinstance(top, list) else top,
             extra=_extra(d, _LOGPROB_KEYS),
         )
 
 
 def _logprobs(value: Any) -> list[Logprob] | None:
-    return [Logprob.from_dict(x) for x in value] if value else value
+    # Like every nested field, a value that is not what the API sends (not a list, an item
+    # that is not an object) is kept as it came instead of failing the whole chunk.
+    if not isinstance(value, list):
+        return value  # type: ignore[no-any-return]
+    return [Logprob.from_dict(x) if isinstance(x, Mapping) else x for x in value]
 
 
 _TOOL_CALL_FUNCTION_KEYS = frozenset({"name", "arguments", "index"})
@@ -617,14 +630,17 @@ class _Request(_Normalised):
     def validate(self) -> dict[str, Any]:
         """Validate and return the wire JSON to send.
 
-        This is the one place requests are checked; the client calls it right before
-        sending.
+        The checks are the client's own (the schemas, then ``check_json`` over the whole
+        body); the client makes them right before sending, on the body as its plugins
+        left it.
 
         Raises:
             InvalidRequestError: ``.field`` is the dotted path of the first bad field
                 (``"messages.0.role"``), ``.errors`` maps every bad path to its messages.
         """
-        return validate_request(self._KIND, self.to_dict())
+        wire = validate_request(self._KIND, self.to_dict())
+        check_json(wire)  # the client's own final check: NaN, non-JSON values, surrogates
+        return wire
 
 
 _INFERENCE_NESTED: Mapping[str, _Conv] = {
@@ -994,9 +1010,10 @@ class ProgressResponse(_Wire):
     @property
     def fraction(self) -> float | None:
         """``completed / total`` (``0.0`` while ``completed`` is not sent yet), if ``total``."""
-        if not self.total:
+        if not _is_number(self.total) or not self.total:
             return None
-        return (self.completed or 0) / self.total
+        completed = self.completed if _is_number(self.completed) else 0
+        return (completed or 0) / self.total
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Self:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import yarl
 
+from ._redact import mask_url
+
 __all__ = ["Upstream", "UpstreamRegistry"]
 
 
@@ -40,7 +42,7 @@ class Upstream:
     @property
     def display(self) -> str:
         """The URL without credentials, for logs and error messages."""
-        return str(self.url.with_user(None))
+        return mask_url(self.url)
 
     def is_available(self, now: float) -> bool:
         """Neither marked down (until a time still in the future) nor failing its checks."""

@@ -9,7 +9,7 @@ synchronous code; ``python -m ollama_core.emulator`` serves one from the command
 
 from __future__ import annotations
 
-from ._app import OllamaEmulator
+from ._app import BeyondLoopbackWarning, OllamaEmulator
 from ._faults import FaultRule, FaultSet
 from ._models import DEFAULT_MODELS, DEFAULT_REGISTRY, ModelRecord
 from ._state import LoadedModel, RecordedRequest
@@ -17,6 +17,7 @@ from ._target import ollama_server, ollama_server_sync
 from ._thread import EmulatorThread
 
 __all__ = [
+    "BeyondLoopbackWarning",
     "DEFAULT_MODELS",
     "DEFAULT_REGISTRY",
     "EmulatorThread",

@@ -1,7 +1,10 @@
 """``python -m ollama_core.emulator [--host H] [--port N]``: serve until Ctrl-C or SIGTERM.
 
 Faults can then be armed from anywhere over HTTP, e.g.
-``curl -d '{"path": "/api/chat", "status": 503}' http://127.0.0.1:N/_emulator/faults``.
+``curl -H 'Content-Type: application/json' -d '{"path": "/api/chat", "status": 503}'
+http://127.0.0.1:N/_emulator/faults`` (the control API takes JSON bodies only, addressed
+to the emulator's own host and port). A ``--host`` beyond loopback is served, with a
+warning on stderr: anyone who can reach it can arm faults and read recorded requests.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import signal
 import sys
 
 from ._app import OllamaEmulator
+from ._guard import is_loopback
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -34,6 +38,13 @@ async def _serve(args: argparse.Namespace) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # Windows
             loop.add_signal_handler(signum, stop.set)
+    if not is_loopback(args.host):
+        print(
+            f"WARNING: listening on {args.host!r}, beyond loopback: other machines can reach "
+            "this emulator and its /_emulator control API (faults, recorded requests)",
+            file=sys.stderr,
+            flush=True,
+        )
     async with OllamaEmulator(
         args.host, args.port, chunk_delay=args.chunk_delay, version=args.server_version
     ) as emulator:

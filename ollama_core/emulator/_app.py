@@ -3,7 +3,8 @@
 Requests pass one middleware that records them, picks the fault rule that applies and
 lets it act before the endpoint runs; endpoints then answer through a
 :class:`~._writer.Responder` that applies the rest of the rule. The ``/_emulator``
-control paths (faults and recorded requests over HTTP) bypass all of that.
+control paths (faults and recorded requests over HTTP) bypass all of that, and answer
+only requests addressed to the emulator with JSON bodies (see :mod:`._guard`).
 """
 
 from __future__ import annotations
@@ -11,19 +12,27 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Final
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
+from .._redact import redact_headers
 from ._faults import FaultRule, FaultSet
+from ._guard import control_refusal, header_digests, is_loopback
 from ._handlers import BODY_KEY, RESPONDER_KEY, OllamaRoutes
 from ._models import ModelRecord
 from ._state import EmulatorState, LoadedModel, RecordedRequest
 from ._writer import JSON_TYPE, Responder
 
-__all__ = ["OllamaEmulator"]
+__all__ = ["BeyondLoopbackWarning", "OllamaEmulator"]
+
+
+class BeyondLoopbackWarning(UserWarning):
+    """An emulator asked to listen where other machines can reach it."""
+
 
 CONTROL_PREFIX: Final = "/_emulator"
 # Blob uploads carry whole model files.
@@ -56,6 +65,12 @@ class OllamaEmulator:
     mapping of :class:`ModelRecord`, or an iterable of records and catalogue names;
     ``None`` means the defaults. ``chunk_delay`` paces every stream.
     ``stop()`` closes every connection; ``start()`` again reuses the same port.
+
+    A ``host`` beyond loopback (``0.0.0.0``, a LAN address, a name) gets a
+    :class:`BeyondLoopbackWarning`. The control API (``/_emulator/...``) answers only a
+    ``Host`` of ``localhost``, ``127.0.0.1``, ``[::1]`` or the bound address, with the
+    emulator's port (else 403), and only JSON bodies (else 415); recorded requests
+    mask secret headers (see :class:`RecordedRequest`).
     """
 
     def __init__(
@@ -68,6 +83,14 @@ class OllamaEmulator:
         chunk_delay: float = 0.0,
         registry: Mapping[str, ModelRecord] | Iterable[str | ModelRecord] | None = None,
     ) -> None:
+        if not is_loopback(host):
+            warnings.warn(
+                f"the Ollama emulator will listen on {host!r}, beyond loopback: other machines "
+                "can reach it and its /_emulator control API (faults, recorded requests); "
+                "bind 127.0.0.1 unless that is intended",
+                BeyondLoopbackWarning,
+                stacklevel=2,
+            )
         self.host = host
         self._port = port
         self.state = EmulatorState.create(models, registry, version, chunk_delay)
@@ -202,6 +225,16 @@ class OllamaEmulator:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/"):
+            refusal = control_refusal(
+                request.method,
+                request.headers.getall(hdrs.HOST, []),
+                request.headers.get(hdrs.CONTENT_TYPE, ""),
+                request.body_exists,
+                bound_host=self.host,
+                port=self._port,
+            )
+            if refusal is not None:
+                return self._reply({"error": refusal[1]}, refusal[0])
             return await handler(request)
         raw = await request.read()
         parsed = _parse_json(raw) if not request.path.startswith("/api/blobs/") else None
@@ -210,8 +243,9 @@ class OllamaEmulator:
                 method=request.method,
                 path=request.path,
                 json=parsed,
-                headers=dict(request.headers),
+                headers=redact_headers(request.headers),
                 time=time.time(),
+                _secret_digests=header_digests(request.headers),
             )
         )
         rule = self.state.faults.take(request.method, request.path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import math
 import threading
 import time
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._faults import FaultSet
+from ._guard import header_digest
 from ._models import DEFAULT_MODELS, DEFAULT_REGISTRY, ModelRecord, build_model_map, normalize_name
 
 __all__ = ["EmulatorState", "LoadedModel", "RecordedRequest"]
@@ -24,6 +26,11 @@ class RecordedRequest:
     """One request that reached the emulator (recorded before any fault applied).
 
     ``json`` is the parsed body, or ``None`` when there was none or it was not JSON.
+    ``headers`` hold every header, except that one whose name suggests a secret
+    (``Authorization``, ``Cookie``, anything with auth, key, token, secret, session,
+    password or credential: the client's own rule) is masked: ``"***"``, or
+    ``"Bearer ***"`` for an ``Authorization`` that names its scheme. What was sent in it can still be checked in this process with
+    :meth:`has_header`.
     """
 
     method: str
@@ -31,6 +38,17 @@ class RecordedRequest:
     json: Any
     headers: dict[str, str]
     time: float
+    # keyed digests of the masked values, by lowercased name (see _guard.header_digest)
+    _secret_digests: Mapping[str, bytes] = field(default_factory=dict, repr=False, compare=False)
+
+    def has_header(self, name: str, value: str) -> bool:
+        """Whether the request carried header ``name`` (any case) with exactly ``value``;
+        works for masked headers too, without the record holding their value."""
+        digest = self._secret_digests.get(name.lower())
+        if digest is not None:
+            return hmac.compare_digest(digest, header_digest(value))
+        wanted = name.lower()
+        return any(k.lower() == wanted and v == value for k, v in self.headers.items())
 
 
 @dataclass

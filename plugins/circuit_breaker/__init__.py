@@ -25,14 +25,18 @@ States and transitions:
   ``reset_timeout_multiplier`` per consecutive trip up to ``max_reset_timeout``. A probe
   that is cancelled frees its permit and changes nothing.
 
-What counts (see ``_circuit.classify``): failures are connection errors, timeouts
-(connect, first byte, idle), 5xx answers, and streams that break, end without their
-terminal line, carry an ``{"error": ...}`` line or are not NDJSON, including after the
+What counts (see ``_circuit.classify``): failures are connection errors (a peer that
+breaks HTTP, ``ProtocolError``, included), timeouts (connect, first byte, idle), 5xx
+answers, answers that are not the JSON their endpoint answers (``DecodeError``), and
+streams that break, end without their terminal line, carry an ``{"error": ...}`` line or
+are not NDJSON, including after the
 stream was handed to the caller (learnt through ``response.on_done``: the failure is
 recorded before the consumer sees the error). 4xx answers are successes: the server
 answered. Cancellation, the call's own ``DeadlineExceeded`` and client-side refusals
 (rate limiter) are not counted. A stream is judged when it ends, so a half-open probe
-that is a stream holds its permit until the consumer finishes or closes it.
+that is a stream holds its permit until the consumer finishes or closes it, or drops it:
+a stream garbage-collected before its end reports ``StreamCancelledError``
+(``Response.abandon``), which frees the permit and decides nothing.
 
 Configuration (defaults in brackets): ``fail_max`` [5], ``reset_timeout`` [30 s],
 ``half_open_max_calls`` [1], ``success_threshold`` [1], ``reset_timeout_multiplier``

@@ -27,8 +27,8 @@ import pybreaker
 
 from ollama_core import (
     DeadlineExceeded,
+    DecodeError,
     IncompleteStreamError,
-    MalformedLineError,
     ResponseError,
     StreamErrorLine,
     StreamInterruptedError,
@@ -60,8 +60,10 @@ def classify(error: BaseException | None) -> Outcome:
     """The verdict on one attempt (``None`` = it succeeded).
 
     Failures (the server is unwell): transport errors (connect, read, connect/first-byte/
-    idle timeouts), 5xx answers, and streams that broke, were cut short, carried an
-    ``{"error": ...}`` line (Ollama's runner failing mid-generation) or were not NDJSON.
+    idle timeouts; a peer breaking HTTP is a ``ProtocolError``, one of them), 5xx answers,
+    answers that are not the JSON their endpoint answers (``DecodeError``, a malformed
+    stream line included), and streams that broke, were cut short or carried an
+    ``{"error": ...}`` line (Ollama's runner failing mid-generation).
     Successes: 2xx, and 4xx answers (the server is healthy; the request was wrong).
     Neutral (not counted either way): cancellation (``CancelledError``,
     ``StreamCancelledError``), the call's own ``DeadlineExceeded`` (the caller's budget, not
@@ -76,7 +78,7 @@ def classify(error: BaseException | None) -> Outcome:
         return Outcome.FAILURE if error.status_code >= 500 else Outcome.SUCCESS
     if isinstance(error, TransportError):
         return Outcome.NEUTRAL if isinstance(error, DeadlineExceeded) else Outcome.FAILURE
-    if isinstance(error, (StreamInterruptedError, IncompleteStreamError, MalformedLineError)):
+    if isinstance(error, (StreamInterruptedError, IncompleteStreamError, DecodeError)):
         return Outcome.FAILURE
     return Outcome.NEUTRAL
 

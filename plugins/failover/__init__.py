@@ -23,8 +23,9 @@ The policy, per call (each retry round of the retry plugin, which sits outside, 
    (:meth:`ollama_core.Upstream.is_available`). So when every endpoint is down the call is
    still tried on all of them in priority order instead of failing instantly (Envoy's
    *panic mode*), and a call only fails once every endpoint has failed it.
-2. Failures that move the call to the next endpoint: connection errors, read errors and
-   timeouts (``TransportError`` except the call's own ``DeadlineExceeded``), 5xx answers,
+2. Failures that move the call to the next endpoint: connection errors, read errors (a
+   peer that does not speak valid HTTP, ``ProtocolError``, included) and timeouts
+   (``TransportError`` except the call's own ``DeadlineExceeded``), 5xx answers,
    a connection broken before the first stream line, and ``CircuitOpenError`` from the
    per-endpoint breaker (which sits inside failover). The endpoint is marked down for
    ``cooldown`` seconds and a ``failover`` event is emitted.

@@ -7,12 +7,14 @@ kept for reverse proxies, and the bind-all addresses ``0.0.0.0``/``::`` become l
 The rules themselves are the core's (``ollama_core.parse_host``); this module adds the
 stricter checks a configuration file deserves.
 
-Nothing here ever puts an API key or URL credentials into a message.
+Nothing here ever puts an API key or URL credentials into a message: URLs are shown
+through the core's one masking rule (``mask_url``), and API keys are checked with the same
+rule as the client's own key (``check_header_value``), so a key with a line break is an
+``InvalidConfigError`` when the plugin is configured, never a failure at the first call.
 """
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,10 +22,11 @@ from dataclasses import dataclass, field
 import yarl
 
 from ollama_core import InvalidConfigError, parse_host
+from ollama_core._host import check_header_value
+from ollama_core._redact import mask_url
 
 __all__ = ["EndpointSpec", "parse_endpoints"]
 
-_USERINFO = re.compile(r"//[^/@]*@")
 _ENDPOINT_KEYS = frozenset({"url", "api_key"})
 
 
@@ -36,12 +39,7 @@ class EndpointSpec:
 
     @property
     def display(self) -> str:
-        return str(self.url.with_user(None))
-
-
-def _safe(text: str) -> str:
-    """``text`` with any ``user:password@`` removed, for error messages."""
-    return _USERINFO.sub("//", text)
+        return mask_url(self.url)
 
 
 def parse_url(value: str, where: str) -> yarl.URL:
@@ -51,9 +49,12 @@ def parse_url(value: str, where: str) -> yarl.URL:
     raw = value.strip().strip("\"'").strip()
     if not raw:
         raise InvalidConfigError(f"failover: {where}: empty URL")
-    if "?" in raw or "#" in raw:
+    # After the user-info only: a password may contain "?" or "#".
+    tail = raw.rpartition("@")[2]
+    if "?" in tail or "#" in tail:
         raise InvalidConfigError(
-            f"failover: {where}: a base URL cannot carry a query or fragment: {_safe(raw)!r}")
+            f"failover: {where}: a base URL cannot carry a query or fragment: "
+            f"{mask_url(raw)!r}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
@@ -61,9 +62,10 @@ def parse_url(value: str, where: str) -> yarl.URL:
     except InvalidConfigError as exc:
         raise InvalidConfigError(f"failover: {where}: {exc}") from exc
     except UserWarning as exc:  # parse_host warns about a port it cannot use
-        raise InvalidConfigError(f"failover: {where}: invalid port in {_safe(raw)!r}") from exc
+        raise InvalidConfigError(
+            f"failover: {where}: invalid port in {mask_url(raw)!r}") from exc
     if not url.host:
-        raise InvalidConfigError(f"failover: {where}: no host in {_safe(raw)!r}")
+        raise InvalidConfigError(f"failover: {where}: no host in {mask_url(raw)!r}")
     return url
 
 
@@ -73,9 +75,10 @@ def _parse_key(value: object, where: str) -> str | None:
     # The value itself is never echoed: it is a secret even when malformed.
     if not isinstance(value, str) or not value.strip():
         raise InvalidConfigError(f"failover: {where}.api_key must be a non-empty string")
-    if any(c in value for c in "\r\n\0") or value != value.strip():
+    check_header_value(value, f"failover: {where}.api_key")
+    if value != value.strip():
         raise InvalidConfigError(
-            f"failover: {where}.api_key contains whitespace or control characters")
+            f"failover: {where}.api_key has whitespace around it")
     return value
 
 

@@ -30,8 +30,8 @@ an endpoint does not set come from the top level):
     Calls in flight at once. A slot is held until the response is complete: for a stream,
     until ``response.on_done`` fires (its last line, an error, or ``cancel()``/
     ``aclose()``). It is always released: on success, on error, on cancellation of the
-    waiting or calling task. A stream the caller abandons without closing keeps its
-    slot, as it keeps its connection.
+    waiting or calling task, and for a stream the caller drops without closing, once it
+    is garbage-collected (``Response.abandon`` ends it, connection and slot alike).
 ``per_upstream`` (default ``False``, top level only)
     Keep separate limiters per server as well as per endpoint (for failover across
     servers with their own capacity).

@@ -18,16 +18,22 @@ Settings (``plugin_config={"request_caching": {...}}``):
     served until just before ``t + ttl``.
 ``max_entries`` (default ``1024``) and ``max_bytes`` (default 64 MiB)
     Bounds; the least recently used entries are evicted first (expired ones before
-    that). ``max_bytes`` counts each answer's JSON as it came over the wire; a single
-    answer larger than that is not stored.
+    that). ``max_bytes`` bounds the memory the cache holds: each stored answer counts
+    what it really keeps alive (its stored form, its key and its bookkeeping, see
+    ``_lru.held_size``), and a stream being recorded counts its recording as it grows,
+    making room as storing it would. An answer that cannot fit is not stored; a stream
+    whose recording outgrows the bound stops being recorded at once (the caller still
+    gets every chunk; the answer is just not cached).
 ``endpoints``
     See above.
 
 The key (see ``_key``) is the request's method, path and canonical JSON body without
 ``stream`` and ``keep_alive``, images replaced by their SHA-256. A plain answer is stored
-as its decoded body; a stream as its lines, recorded with ``response.tap`` and kept only
-when ``on_done(None)`` reports it complete (never after an error, a truncation or a
-cancellation). What is held is a ``marshal`` image of the decoded JSON: immutable, so
+as its decoded body; a stream as its lines, recorded with ``response.tap`` line by line
+into one buffer of length-prefixed ``marshal`` images (never as a list of dicts, which
+would take about eight times the bytes) and kept only when ``on_done(None)`` reports it
+complete (never after an error, a truncation or a cancellation, including a stream
+dropped by its caller). What is held is a ``marshal`` image of the decoded JSON: immutable, so
 every caller gets its own copy, compact (a float takes 9 bytes, not a 32-byte object) and
 an order of magnitude faster to write and read back than JSON text (a 384-float
 embedding: about 10 us to store and 14 us per hit, against 200 us and 160 us with
@@ -60,6 +66,7 @@ from __future__ import annotations
 import asyncio
 import marshal
 import math
+import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
@@ -77,7 +84,7 @@ from ollama_core import (
 )
 
 from ._key import cache_key
-from ._lru import Entry, LRUCache
+from ._lru import Entry, LRUCache, held_size
 
 __all__ = ["CACHEABLE_ENDPOINTS", "DEFAULT_ENDPOINTS", "RequestCachingPlugin"]
 
@@ -92,6 +99,26 @@ _KEYS = ("ttl", "max_entries", "max_bytes", "endpoints")
 # interpreter, which is all an in-process cache needs.
 _dumps = marshal.dumps
 _loads = marshal.loads
+# A recorded stream: for each line, its marshal image's length (4 bytes, little endian)
+# then the image.
+_FRAME_LENGTH = 4
+
+
+def _frame(line: Any) -> bytes:
+    image = _dumps(line)
+    return len(image).to_bytes(_FRAME_LENGTH, "little") + image
+
+
+def _unframe(data: bytes | bytearray) -> list[Any]:
+    view = memoryview(data)
+    lines = []
+    at, end = 0, len(view)
+    while at < end:
+        size = int.from_bytes(view[at:at + _FRAME_LENGTH], "little")
+        at += _FRAME_LENGTH
+        lines.append(_loads(view[at:at + size]))
+        at += size
+    return lines
 
 
 def _config_error(message: str) -> InvalidConfigError:
@@ -130,6 +157,11 @@ def _join_text(lines: list[dict[str, Any]], get: Callable[[dict[str, Any]], Any]
     return "".join(parts) if parts else None
 
 
+def _items(value: Any) -> list[Any]:
+    # A line is what the server sent: a value that is not a list adds nothing to merge.
+    return value if isinstance(value, list) else []
+
+
 def merge_stream(lines: list[dict[str, Any]]) -> dict[str, Any]:
     """One plain answer from the lines of a chat or generate stream: the final line with
     the text, thinking, tool calls and logprobs of every line joined."""
@@ -141,7 +173,7 @@ def merge_stream(lines: list[dict[str, Any]]) -> dict[str, Any]:
         thinking = _join_text(messages, lambda m: m.get("thinking"))
         if thinking is not None:
             message["thinking"] = thinking
-        calls = [c for m in messages for c in (m.get("tool_calls") or ())]
+        calls = [c for m in messages for c in _items(m.get("tool_calls"))]
         if calls:
             message["tool_calls"] = calls
         final["message"] = message
@@ -150,7 +182,7 @@ def merge_stream(lines: list[dict[str, Any]]) -> dict[str, Any]:
         thinking = _join_text(lines, lambda ln: ln.get("thinking"))
         if thinking is not None:
             final["thinking"] = thinking
-    logprobs = [p for ln in lines for p in (ln.get("logprobs") or ())]
+    logprobs = [p for ln in lines for p in _items(ln.get("logprobs"))]
     if logprobs:
         final["logprobs"] = logprobs
     return final
@@ -167,37 +199,55 @@ class _Flight:
 
 
 class _StreamRecorder:
-    """Collects a stream's lines as the consumer reads them; stores them if it completes."""
+    """Records a stream's lines as the consumer reads them; stores them if it completes.
 
-    __slots__ = ("plugin", "key", "response", "lines", "overflow")
+    The recording is one ``bytearray`` of framed ``marshal`` images; what it occupies
+    (``sys.getsizeof``, growth slack included) is reserved in the cache as it grows, so
+    recordings count against ``max_bytes`` like stored answers. It holds no reference to
+    the response, so a stream its caller drops is freed at once (and ended, see
+    ``Response.abandon``), which releases the reservation."""
 
-    def __init__(self, plugin: RequestCachingPlugin, key: bytes, response: Response) -> None:
+    __slots__ = ("cache", "plugin", "key", "endpoint", "buffer", "held")
+
+    def __init__(self, plugin: RequestCachingPlugin, key: bytes, endpoint: str) -> None:
         self.plugin = plugin
+        self.cache = plugin._cache
         self.key = key
-        self.response = response
-        self.lines: list[dict[str, Any]] = []
-        self.overflow = False
+        self.endpoint = endpoint
+        self.buffer: bytearray | None = bytearray()
+        self.held = 0
 
     def tap(self, line: dict[str, Any]) -> None:
-        if self.overflow:
+        buffer = self.buffer
+        if buffer is None:
             return
-        if self.response.bytes_received > self.plugin._cache.max_bytes:
-            # Could never be stored: stop holding the lines now.
-            self.overflow = True
-            self.lines = []
+        try:
+            buffer += _frame(line)
+        except ValueError:  # a line a chunk hook filled with objects marshal cannot write
+            self._stop()
             return
-        self.lines.append(line)
+        size = sys.getsizeof(buffer)
+        if size > self.held:
+            cache = self.cache
+            if cache.reserve(size - self.held):
+                self.held = size
+            else:  # it could never be stored: stop holding the lines now
+                self._stop()
+
+    def _stop(self) -> None:
+        self.buffer = None
+        self.cache.release(self.held)
+        self.held = 0
 
     def done(self, error: BaseException | None) -> None:
-        lines, self.lines = self.lines, []
-        if error is None and not self.overflow and lines:
-            try:
-                data = _dumps(lines)
-            except ValueError:  # a line a chunk hook filled with non-JSON objects
-                return
-            response = self.response
-            self.plugin._store(self.key, response.request.endpoint, data, True,
-                               response.bytes_received or len(data))
+        buffer, self.buffer = self.buffer, None
+        held, self.held = self.held, 0
+        if buffer is None:
+            return
+        if error is not None or not buffer:
+            self.cache.release(held)
+            return
+        self.plugin._store(self.key, self.endpoint, buffer, True, reserved=held)
 
 
 class RequestCachingPlugin:
@@ -265,7 +315,9 @@ class RequestCachingPlugin:
         """``hits`` (calls answered without their own upstream call: from memory, or by
         an identical call in flight, also counted in ``coalesced``), ``misses`` (calls
         that went upstream), ``evictions``, ``expirations``, ``entries``, ``bytes``
-        (JSON size of the stored answers) and ``in_flight`` (shared calls running)."""
+        (memory held by the stored answers), ``recording`` (memory held by streams being
+        recorded; ``bytes + recording <= max_bytes``) and ``in_flight`` (shared calls
+        running)."""
         cache = self._cache
         return {
             "hits": self.hits,
@@ -275,6 +327,7 @@ class RequestCachingPlugin:
             "expirations": cache.expirations,
             "entries": len(cache),
             "bytes": cache.bytes,
+            "recording": cache.reserved,
             "in_flight": len(self._flights),
         }
 
@@ -310,7 +363,7 @@ class RequestCachingPlugin:
             self._emit("cache_miss", endpoint, None)
             response = await call_next(request)
             if 200 <= response.status < 300 and response.is_stream and not response.finished:
-                recorder = _StreamRecorder(self, key, response)
+                recorder = _StreamRecorder(self, key, endpoint)
                 response.tap(recorder.tap)
                 response.on_done(recorder.done)
             return response
@@ -338,8 +391,7 @@ class RequestCachingPlugin:
             except ValueError:  # not plain JSON data: shared as is, never stored
                 return response, None
             if 200 <= response.status < 300:
-                self._store(key, request.endpoint, data, False,
-                            response.bytes_received or len(data))
+                self._store(key, request.endpoint, data, False)
         return response, data
 
     async def _join(self, key: bytes, flight: _Flight, request: Request,
@@ -371,9 +423,11 @@ class RequestCachingPlugin:
             # "never retrieved"; the callers that do wait get it from the task.
             task.exception()
 
-    def _store(self, key: bytes, endpoint: str, data: bytes, stream: bool, size: int) -> None:
+    def _store(self, key: bytes, endpoint: str, data: bytes | bytearray, stream: bool, *,
+               reserved: int = 0) -> None:
         now = self._clock.now()
-        self._cache.put(key, Entry(endpoint, data, stream, size, now + self.ttl), now)
+        self._cache.put(key, Entry(endpoint, data, stream, held_size(key, data), now + self.ttl),
+                        now, reserved=reserved)
 
     def _emit(self, name: str, endpoint: str, coalesced: bool | None) -> None:
         client = self._client
@@ -386,11 +440,12 @@ class RequestCachingPlugin:
 
 def _replay(request: Request, entry: Entry) -> Response:
     """A fresh response from a stored entry, in the form the request asks for."""
-    value = _loads(entry.data)
     if entry.stream:
-        response = Response.from_lines(request, value) if request.stream \
-            else Response(request, 200, body=merge_stream(value))
+        lines = _unframe(entry.data)
+        response = Response.from_lines(request, lines) if request.stream \
+            else Response(request, 200, body=merge_stream(lines))
     else:
+        value = _loads(entry.data)
         response = Response.from_lines(request, [value]) if request.stream \
             else Response(request, 200, body=value)
     response.from_cache = True

@@ -29,15 +29,18 @@ Configuration (defaults in brackets):
 What is retried:
 
 - connection failures (``ConnectError``, ``ConnectTimeout``), broken connections
-  (``ReadError``), first-byte and idle timeouts, and streams that broke or ended before
+  (``ReadError``, including ``ProtocolError``: a peer that broke HTTP), first-byte and idle
+  timeouts, and streams that broke or ended before
   their first line (``StreamInterruptedError``/``IncompleteStreamError`` raised inside the
   chain);
 - ``ResponseError`` whose status is in ``retry_on_status``, waiting the server's
   ``Retry-After`` (seconds or HTTP date, capped) instead of the backoff when it sends one;
 - ``AllEndpointsFailedError`` (failover ran out of servers) when any of its failures is.
 
-Never retried: other 4xx, an ``{"error": ...}`` first line, malformed streams, the call's
-own ``DeadlineExceeded``, ``CircuitOpenError`` (the breaker is failing fast on purpose),
+Never retried: other 4xx, an ``{"error": ...}`` first line, malformed streams and answers
+(``DecodeError``), a body past ``max_body_size`` (``ResponseTooLargeError``), the call's
+own ``DeadlineExceeded``, a closed client (closing it ends a backoff at once with
+``ClientClosedError``), ``CircuitOpenError`` (the breaker is failing fast on purpose),
 the client-side limiter's ``RateLimitExceededError``, and cancellation
 (``asyncio.CancelledError`` is not even caught). A stream is never retried once its first
 chunk reached the caller: a committed stream leaves the chain, so its later errors are
@@ -77,6 +80,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 from ollama_core import (
     ORDER_RETRY,
     AllEndpointsFailedError,
+    ClientClosedError,
     ConnectError,
     ConnectTimeout,
     DeadlineExceeded,
@@ -301,7 +305,13 @@ class _RetryMiddleware:
                 if delay is None:
                     raise
             stats.retries += 1
+            # Closing the client cancels this sleep (the call ends with ClientClosedError);
+            # the check covers a call running in a task the client does not track.
             await clock.sleep(delay)
+            client = plugin._client
+            if client is not None and client.closed:
+                raise ClientClosedError(
+                    f"{request.endpoint}: the client was closed during a retry backoff")
             attempt += 1
 
 

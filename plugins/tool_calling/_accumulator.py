@@ -14,12 +14,15 @@ from typing import Any
 
 from ollama_core import ChatMessage, ChatResponse, MessageRole, ToolCall, ToolCallFunction
 
+from ._registry import _as_call
+
 __all__ = ["ToolCallAccumulator"]
 
 
 def _index(call: ToolCall) -> int | None:
-    function = call.function
-    index = function.get("index") if isinstance(function, Mapping) else function.index
+    function: Any = call.function
+    index = function.get("index") if isinstance(function, Mapping) \
+        else getattr(function, "index", None)
     return index if isinstance(index, int) and not isinstance(index, bool) else None
 
 
@@ -62,12 +65,17 @@ class ToolCallAccumulator:
         self.chunks += 1
         if message.role:
             self.role = message.role
-        if message.content:
+        # A chunk is what the server sent: text that is not text is left out, and tool
+        # calls that are not objects are kept as malformed calls (reported when run).
+        if isinstance(message.content, str) and message.content:
             self._content.append(message.content)
-        if message.thinking:
+        if isinstance(message.thinking, str) and message.thinking:
             self._thinking.append(message.thinking)
-        for call in message.tool_calls or ():
-            self._calls.append(call if isinstance(call, ToolCall) else ToolCall.from_dict(call))
+        calls: Any = message.tool_calls
+        if calls is not None and not isinstance(calls, (list, tuple)):
+            calls = [calls]
+        for call in calls or ():
+            self._calls.append(_as_call(call, from_server=True))
 
     @property
     def content(self) -> str:
@@ -106,10 +114,15 @@ class ToolCallAccumulator:
 
 def _copy(call: ToolCall) -> ToolCall:
     """A copy that the caller may change without changing the accumulator's state."""
-    function = call.function
+    function: Any = call.function
     if isinstance(function, Mapping):
         function = ToolCallFunction.from_dict(function)
+    if not isinstance(function, ToolCallFunction):  # malformed: kept as the server sent it
+        return ToolCall(function=function, id=call.id, extra=dict(call.extra))
+    arguments: Any = function.arguments
     return ToolCall(
-        function=ToolCallFunction(name=function.name, arguments=dict(function.arguments or {}),
-                                  index=function.index, extra=dict(function.extra)),
+        function=ToolCallFunction(
+            name=function.name,
+            arguments=dict(arguments) if isinstance(arguments, Mapping) else arguments or {},
+            index=function.index, extra=dict(function.extra)),
         id=call.id, extra=dict(call.extra))

@@ -108,23 +108,27 @@ class ToolResults(list[ChatMessage]):
                                  [e.exception for e in self.errors])
 
 
-def _as_call(item: Any) -> ToolCall:
+def _as_call(item: Any, *, from_server: bool = False) -> ToolCall:
     if isinstance(item, ToolCall):
         return item
     if isinstance(item, Mapping):
         return ToolCall.from_dict(item)
+    if from_server:
+        # What the server sent is kept as the call's function; running it reports it as a
+        # malformed call to the model, like any other call that cannot run.
+        return ToolCall.from_dict({"function": item})
     raise TypeError(f"expected a ToolCall or a dict, got {type(item).__name__}")
 
 
 def tool_calls_of(source: ToolCallsSource) -> list[ToolCall]:
     """The tool calls in ``source``: a ``ChatResponse``, a ``ChatMessage``, their wire
     dicts (``{"message": {...}}`` / ``{"tool_calls": [...]}``), or a list of calls."""
+    if isinstance(source, (list, tuple)):
+        return [_as_call(c) for c in source]
     if isinstance(source, Mapping):
         message = source.get("message")
         calls = (message.get("tool_calls") if isinstance(message, Mapping)
                  else source.get("tool_calls"))
-    elif isinstance(source, (list, tuple)):
-        calls = source
     elif hasattr(source, "message"):
         calls = source.message.tool_calls
     elif hasattr(source, "tool_calls"):
@@ -132,7 +136,13 @@ def tool_calls_of(source: ToolCallsSource) -> list[ToolCall]:
     else:
         raise TypeError("expected a ChatResponse, a ChatMessage or a list of tool calls, "
                         f"got {type(source).__name__}")
-    return [_as_call(c) for c in calls or ()]
+    # Read from an answer: whatever the server put there (not a list, items that are not
+    # objects) becomes calls that are reported as malformed, never a crash here.
+    if calls is None:
+        return []
+    if not isinstance(calls, (list, tuple)):
+        calls = [calls]
+    return [_as_call(c, from_server=True) for c in calls]
 
 
 def _json_default(value: Any) -> Any:
@@ -313,11 +323,17 @@ class ToolRegistry:
                    ) -> tuple[ChatMessage, ToolError | None]:
         """One call's message and, if it failed, its error. Never raises (except for
         cancellation, which must propagate)."""
-        function = call.function
+        function: Any = call.function
         if isinstance(function, Mapping):
             function = ToolCallFunction.from_dict(function)
-        name = function.name
+        name = function.name if isinstance(function, ToolCallFunction) else None
+        if not isinstance(name, str):
+            name = ""
         try:
+            if not isinstance(function, ToolCallFunction) or not name:
+                shown = repr(function if not isinstance(function, ToolCallFunction)
+                             else function.to_dict())[:200]
+                raise ToolCallError(f"malformed tool call (no function name): {shown}")
             entry = self._tools.get(name)
             if entry is None:
                 available = ", ".join(sorted(self._tools)) or "none"

@@ -78,7 +78,7 @@ async def test_model_info(api: Api) -> None:
     assert last_body(api, "/api/show") == {"model": "llava", "verbose": True}
 
 
-async def test_chat_sends_stream_false_and_types_the_answer(api: Api) -> None:
+async def test_chat_is_sent_as_a_stream_and_types_the_answer(api: Api) -> None:
     reply = await api.call("chat", ChatRequest(model="llama3.2", messages=HELLO,
                                                options={"temperature": 0}, keep_alive="5m"))
     assert isinstance(reply, ChatResponse)
@@ -86,7 +86,7 @@ async def test_chat_sends_stream_false_and_types_the_answer(api: Api) -> None:
     assert reply.message.role == "assistant" and "hello there" in reply.message.content
     assert reply.eval_count and reply.metrics.tokens_per_second
     body = last_body(api, "/api/chat")
-    assert body["stream"] is False
+    assert body["stream"] is True  # folded into one answer by the transport
     assert body["options"] == {"temperature": 0} and body["keep_alive"] == "5m"
 
 
@@ -167,7 +167,7 @@ async def test_generate_with_every_option(api: Api) -> None:
     assert reply.eval_count == 4 and reply.context
     assert reply.logprobs and reply.logprobs[0].top_logprobs
     body = last_body(api, "/api/generate")
-    assert body["stream"] is False and body["system"] == "be brief" and body["top_logprobs"] == 2
+    assert body["stream"] is True and body["system"] == "be brief" and body["top_logprobs"] == 2
 
 
 async def test_generate_stream_counts_chunks(api: Api) -> None:

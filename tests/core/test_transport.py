@@ -113,7 +113,7 @@ async def test_bearer_api_key_and_user_agent(emu: OllamaEmulator) -> None:
         await client.version()
         assert "sk-secret-123" not in repr(client)
     headers = emu.requests[-1].headers
-    assert headers["Authorization"] == "Bearer sk-secret-123"
+    assert emu.requests[-1].has_header("Authorization", "Bearer sk-secret-123")
     assert headers["User-Agent"].startswith("ollama-core/")
 
 
@@ -122,7 +122,7 @@ async def test_api_key_from_the_environment(emu: OllamaEmulator,
     monkeypatch.setenv("OLLAMA_API_KEY", "env-key")
     async with OllamaClient(emu.url, plugins=[]) as client:
         await client.version()
-    assert emu.requests[-1].headers["Authorization"] == "Bearer env-key"
+    assert emu.requests[-1].has_header("Authorization", "Bearer env-key")
 
 
 async def test_basic_auth_from_the_url_never_leaks(emu: OllamaEmulator,
@@ -135,8 +135,8 @@ async def test_basic_auth_from_the_url_never_leaks(emu: OllamaEmulator,
         emu.faults.add(path="/api/version", reset_after=0)
         with pytest.raises(Exception) as info:
             await client.version()
-    assert emu.requests[0].headers["Authorization"] == \
-        "Basic " + base64.b64encode(b"alice:pa55word").decode()
+    assert emu.requests[0].has_header(
+        "Authorization", "Basic " + base64.b64encode(b"alice:pa55word").decode())
     assert "pa55word" not in str(info.value) and "pa55word" not in repr(info.value)
     assert "pa55word" not in caplog.text
 

@@ -35,7 +35,8 @@ def test_cli_serves_until_sigterm() -> None:
                 assert json.load(resp) == {"version": "0.33.0"}
 
             rule = json.dumps({"path": "/api/tags", "status": 503}).encode()
-            request = urllib.request.Request(url + "/_emulator/faults", data=rule, method="POST")
+            request = urllib.request.Request(url + "/_emulator/faults", data=rule, method="POST",
+                                             headers={"Content-Type": "application/json"})
             with urllib.request.urlopen(request, timeout=5) as resp:
                 assert resp.status == 201
             with pytest.raises(urllib.error.HTTPError) as busy:

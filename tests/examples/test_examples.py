@@ -168,7 +168,7 @@ EXPECTED: dict[str, list[str]] = {
     'dynamic_config.py': [
         'timeout=0.2 -> FirstByteTimeout',
         'timeout=2.0 -> ok',
-        "X-Request-Source='dynamic_config.py', Authorization=Bearer ******",
+        "X-Request-Source='dynamic_config.py', Authorization=Bearer *** (the key set above: True)",
         '200  retry',
         'one 503 absorbed',
         'rejected: retry: max_attempts',

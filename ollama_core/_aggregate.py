@@ -1,0 +1,149 @@
+"""One plain answer from the lines of a stream, exactly as Ollama builds a ``"stream": false`` body.
+
+Ollama writes nothing of a ``"stream": false`` answer until generation has ended, so no
+timeout can tell a long generation from a server that stopped answering. The client
+therefore sends the non-streaming chat, generate, pull, push and create calls as streams
+(``"stream": true`` on the wire) and the transport folds the lines back into the body
+the server would have sent, inside the one attempt the middleware chain sees. The
+rules are those of Ollama's ``server/routes.go``:
+
+- chat: the last line, with ``message.content`` and ``message.thinking`` the
+  concatenation of every line's, ``logprobs`` every line's in order, and, when the
+  request has ``tools``, ``message.tool_calls`` gathered from every line;
+- generate: the last line, with ``response`` and ``thinking`` concatenated and
+  ``logprobs`` gathered (tool calls are the last line's, as the server keeps them);
+- pull, push, create: the last progress object.
+
+Everything else (``done_reason``, every timing field, ``context``, ``model``,
+``created_at``) is the last line's, as the server's ``r = t`` keeps it. Empty
+``thinking`` and ``logprobs`` are left out, as Go's ``omitempty`` leaves them out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+__all__ = ["Aggregator", "aggregator_for"]
+
+
+class Aggregator:
+    """Folds the lines of one stream into one body. ``add`` each line, then ``result()``."""
+
+    __slots__ = ("_last",)
+
+    #: The line that ends the stream: ``"done"`` (``"done": true``) or ``"success"``.
+    terminal: ClassVar[str] = "done"
+
+    def __init__(self) -> None:
+        self._last: dict[str, Any] | None = None
+
+    def add(self, line: dict[str, Any]) -> None:
+        self._last = line
+
+    def result(self) -> dict[str, Any]:
+        # The transport only asks once the terminal line arrived, so there is a last line.
+        assert self._last is not None
+        return self._last
+
+
+class _Progress(Aggregator):
+    """pull, push, create: ``waitForStream`` answers the latest progress object."""
+
+    __slots__ = ()
+    terminal = "success"
+
+
+def _texts(parts: list[str], value: Any) -> None:
+    if isinstance(value, str) and value:
+        parts.append(value)
+
+
+def _gather(items: list[Any], value: Any) -> None:
+    if isinstance(value, list):
+        items.extend(value)
+
+
+def _set_or_drop(target: dict[str, Any], key: str, value: Any) -> None:
+    if value:
+        target[key] = value
+    else:
+        target.pop(key, None)
+
+
+class _Generate(Aggregator):
+    __slots__ = ("_content", "_thinking", "_logprobs")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._content: list[str] = []
+        self._thinking: list[str] = []
+        self._logprobs: list[Any] = []
+
+    def add(self, line: dict[str, Any]) -> None:
+        _texts(self._content, line.get("response"))
+        _texts(self._thinking, line.get("thinking"))
+        _gather(self._logprobs, line.get("logprobs"))
+        self._last = line
+
+    def result(self) -> dict[str, Any]:
+        body = dict(super().result())
+        body["response"] = "".join(self._content)
+        _set_or_drop(body, "thinking", "".join(self._thinking))
+        _set_or_drop(body, "logprobs", self._logprobs)
+        return body
+
+
+class _Chat(Aggregator):
+    __slots__ = ("_content", "_thinking", "_logprobs", "_tool_calls", "_tools")
+
+    def __init__(self, tools: bool) -> None:
+        super().__init__()
+        self._content: list[str] = []
+        self._thinking: list[str] = []
+        self._logprobs: list[Any] = []
+        self._tool_calls: list[Any] = []
+        self._tools = tools
+
+    def add(self, line: dict[str, Any]) -> None:
+        message = line.get("message")
+        if isinstance(message, dict):
+            _texts(self._content, message.get("content"))
+            _texts(self._thinking, message.get("thinking"))
+            if self._tools:
+                _gather(self._tool_calls, message.get("tool_calls"))
+        _gather(self._logprobs, line.get("logprobs"))
+        self._last = line
+
+    def result(self) -> dict[str, Any]:
+        body = dict(super().result())
+        last = body.get("message")
+        message = dict(last) if isinstance(last, dict) else {}
+        message["content"] = "".join(self._content)
+        _set_or_drop(message, "thinking", "".join(self._thinking))
+        if self._tool_calls:
+            message["tool_calls"] = self._tool_calls
+        body["message"] = message
+        _set_or_drop(body, "logprobs", self._logprobs)
+        return body
+
+
+def aggregator_for(path: str, body: Any) -> Aggregator | None:
+    """A fresh aggregator when a plain call to ``path`` with JSON ``body`` gets a stream
+    back (its ``"stream"`` is not ``false``: Ollama streams by default), else ``None``.
+
+    ``path`` is the request path (``/api/chat``); other paths are never aggregated.
+    """
+    if not isinstance(body, Mapping) or body.get("stream") is False:
+        return None
+    if path == "/api/chat":
+        tools = body.get("tools")
+        return _Chat(bool(tools) if isinstance(tools, list) else False)
+    if path == "/api/generate":
+        return _Generate()
+    if path in _PROGRESS_PATHS:
+        return _Progress()
+    return None
+
+
+_PROGRESS_PATHS = frozenset({"/api/pull", "/api/push", "/api/create"})

@@ -1,0 +1,1 @@
+"""The conformance suite: the client against a server, the emulator or a real Ollama."""
