@@ -142,6 +142,27 @@ async def _chats(client: BenchClient, count: int, concurrency: int) -> int:
     return count
 
 
+_CONSTRUCTION = """
+import json, time, timeit
+from ollama_core import OllamaClient
+started = time.perf_counter()
+OllamaClient("http://127.0.0.1:9", plugins="full")
+first = time.perf_counter() - started
+later = min(timeit.repeat(lambda: OllamaClient("http://127.0.0.1:9", plugins="full"),
+                          number=20, repeat=5)) / 20
+print(json.dumps({"first_ms": first * 1e3, "later_ms": later * 1e3}))
+"""
+
+
+def construction_figure() -> dict[str, float]:
+    """``OllamaClient(plugins="full")`` in a fresh process: the first client (entry points
+    read, plugins imported) and each later one (best of 5 x 20, after the first)."""
+    out = subprocess.run([sys.executable, "-c", _CONSTRUCTION], capture_output=True,
+                         text=True, check=True, timeout=120)
+    figures: dict[str, float] = json.loads(out.stdout)
+    return figures
+
+
 async def scenario_a(ctx: Context) -> dict[str, Any]:
     sizes = ctx.sizes
     clients = {key: ctx.client(key) for key in CLIENT_KEYS}

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _clients import LABELS, RELIABILITY_PLUGINS, reliability_stack  # noqa: E402
 from _report import HEADER, render_scenario, render_targets  # noqa: E402
-from _scenarios import FULL, QUICK, SCENARIOS, Context, Sizes  # noqa: E402
+from _scenarios import FULL, QUICK, SCENARIOS, Context, Sizes, construction_figure  # noqa: E402
 from _server import EmulatorProcess  # noqa: E402
 
 
@@ -123,6 +123,9 @@ async def run(args: argparse.Namespace, emulator: EmulatorProcess) -> dict[str, 
             f"{k} ({v})" for k, v in missing.items())
     print(f"client 4 plugins: {stack_text}")
     print(f"client 4 settings: {json.dumps(config)}")
+    construction = construction_figure()
+    print(f"client construction with every built-in plugin: {construction['later_ms']:.2f} ms "
+          f"(the first in a process: {construction['first_ms']:.1f} ms)")
     print("", flush=True)
     results: dict[str, Any] = {}
     for key in args.scenarios:
@@ -134,7 +137,7 @@ async def run(args: argparse.Namespace, emulator: EmulatorProcess) -> dict[str, 
             print(line)
         print(f"  [{result['seconds']:.0f} s; load average now {_load()}]\n", flush=True)
     return {"client4_plugins": names, "client4_config": config, "client4_missing": missing,
-            "scenarios": results}
+            "construction": construction, "scenarios": results}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,18 @@ from __future__ import annotations
 
 from ._client import OllamaClient
 from ._clock import Clock, FakeClock, MonotonicClock
-from ._events import Event
+from ._events import (
+    CacheHit,
+    CacheMiss,
+    CircuitStateChanged,
+    Event,
+    FailedOver,
+    RateLimited,
+    RetryBudgetExhausted,
+    RetryExhausted,
+    RetryScheduled,
+    UpstreamHealthChanged,
+)
 from ._host import parse_host
 from ._exceptions import (
     AllEndpointsFailedError,
@@ -41,6 +52,7 @@ from ._exceptions import (
     NotFoundError,
     OllamaError,
     PermissionDeniedError,
+    PluginConfigError,
     PluginError,
     PluginHookError,
     ProtocolError,
@@ -60,8 +72,10 @@ from ._exceptions import (
     parse_retry_after,
 )
 from ._middleware import (
+    ORDER_ATTEMPT_OBSERVER,
     ORDER_BREAKER,
     ORDER_CACHE,
+    ORDER_CALL_OBSERVER,
     ORDER_FAILOVER,
     ORDER_RATE_LIMIT,
     ORDER_RETRY,
@@ -74,6 +88,15 @@ from ._ndjson import NDJSONDecoder
 from ._plugin_manager import BUILTIN_PLUGINS, ENTRY_POINT_GROUP, PluginManager, available_plugins
 from ._stream import Stream, StreamMetrics, StreamState
 from ._sync import SyncOllamaClient, SyncStream
+from ._transports import (
+    AiohttpTransport,
+    ByteStream,
+    IteratorStream,
+    MockTransport,
+    Transport,
+    TransportRequest,
+    TransportResponse,
+)
 from ._types import (
     ChatMessage,
     ChatRequest,
@@ -107,14 +130,19 @@ from .hookspecs import hookimpl
 __version__ = "0.1.0"
 
 __all__ = [
+    "AiohttpTransport",
     "AllEndpointsFailedError",
     "AuthenticationError",
     "BUILTIN_PLUGINS",
     "BadRequestError",
+    "ByteStream",
+    "CacheHit",
+    "CacheMiss",
     "ChatMessage",
     "ChatRequest",
     "ChatResponse",
     "CircuitOpenError",
+    "CircuitStateChanged",
     "ClientClosedError",
     "Clock",
     "ConnectError",
@@ -129,6 +157,7 @@ __all__ = [
     "EmbeddingsResponse",
     "Event",
     "EventLoopMismatchError",
+    "FailedOver",
     "FakeClock",
     "FirstByteTimeout",
     "GenerateRequest",
@@ -138,6 +167,7 @@ __all__ = [
     "IncompleteStreamError",
     "InvalidConfigError",
     "InvalidRequestError",
+    "IteratorStream",
     "LineTooLongError",
     "Logprob",
     "MalformedLineError",
@@ -145,14 +175,17 @@ __all__ = [
     "Metrics",
     "Middleware",
     "MiddlewareChain",
+    "MockTransport",
     "ModelDetails",
     "ModelEntry",
     "ModelInfo",
     "MonotonicClock",
     "NDJSONDecoder",
     "NotFoundError",
+    "ORDER_ATTEMPT_OBSERVER",
     "ORDER_BREAKER",
     "ORDER_CACHE",
+    "ORDER_CALL_OBSERVER",
     "ORDER_FAILOVER",
     "ORDER_RATE_LIMIT",
     "ORDER_RETRY",
@@ -160,6 +193,7 @@ __all__ = [
     "OllamaError",
     "Options",
     "PermissionDeniedError",
+    "PluginConfigError",
     "PluginError",
     "PluginHookError",
     "PluginManager",
@@ -167,11 +201,15 @@ __all__ = [
     "ProtocolError",
     "RateLimitError",
     "RateLimitExceededError",
+    "RateLimited",
     "ReadError",
     "Request",
     "Response",
     "ResponseError",
     "ResponseTooLargeError",
+    "RetryBudgetExhausted",
+    "RetryExhausted",
+    "RetryScheduled",
     "RunningModelsResponse",
     "ServerError",
     "ServiceUnavailableError",
@@ -192,8 +230,12 @@ __all__ = [
     "ToolCall",
     "ToolCallFunction",
     "ToolFunction",
+    "Transport",
     "TransportError",
+    "TransportRequest",
+    "TransportResponse",
     "Upstream",
+    "UpstreamHealthChanged",
     "UpstreamRegistry",
     "__version__",
     "available_plugins",

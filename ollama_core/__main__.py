@@ -1,4 +1,4 @@
-"""``python -m ollama_core`` / ``ollama-core``: the command line."""
+"""``python -m ollama_core`` / ``ollama-core``: the command line (:mod:`ollama_core.cli`)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,9 @@ from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] == "demo":
-        from ._demo import main as demo_main
+    from .cli import main as cli_main
 
-        return demo_main(args[1:])
-    from ._cli import main as cli_main
-
-    return cli_main(args)
+    return cli_main(argv)
 
 
 if __name__ == "__main__":

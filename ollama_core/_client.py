@@ -2,7 +2,8 @@
 
 Every call follows the same path: build the wire body, let plugins normalise it
 (``ollama_prepare_request``), validate it with the marshmallow schemas and check that all
-of it is JSON (nothing is sent if either fails), then run the middleware chain around the aiohttp transport and type the
+of it is JSON (nothing is sent if either fails), then run the middleware chain around the
+transport (``_attempt`` over a ``Transport``, aiohttp by default) and type the
 result. Streaming methods return a :class:`~ollama_core.Stream` that sends nothing until it
 is first read.
 """
@@ -18,11 +19,11 @@ import re
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from . import _schemas
 from ._clock import Clock, MonotonicClock
-from ._events import Event
+from ._events import Event, EventSubscribers
 from ._exceptions import (
     ClientClosedError,
     DeadlineExceeded,
@@ -40,7 +41,8 @@ from ._ndjson import DEFAULT_MAX_LINE_LENGTH
 from ._plugin_manager import PluginManager, PluginSpec, plugins_from_env
 from ._exceptions import StreamCancelledError
 from ._stream import Stream, StreamState
-from ._transport import DEFAULT_MAX_BODY_SIZE, AiohttpTransport
+from ._attempt import DEFAULT_MAX_BODY_SIZE, Attempts
+from ._transports import AiohttpTransport, Transport
 from ._types import (
     ChatRequest,
     ChatResponse,
@@ -63,6 +65,8 @@ __all__ = ["OllamaClient"]
 log = logging.getLogger("ollama_core")
 
 T = TypeVar("T")
+P = TypeVar("P")
+E = TypeVar("E", bound=Event)
 TimeoutArg = float | Timeouts | None
 
 _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -94,6 +98,13 @@ class OllamaClient:
     :param pause_timeout: default pause timeout of streams (seconds, ``None`` = none).
     :param ssl: passed to aiohttp (an ``SSLContext``, or ``False`` to skip verification).
     :param trust_env: let aiohttp read proxy settings from the environment.
+    :param transport: what sends the requests (a :class:`Transport`); ``None`` builds an
+        :class:`AiohttpTransport` from ``ssl``, ``max_connections`` and ``trust_env``.
+        Pass ``AiohttpTransport(trace_configs=..., middlewares=...)`` for aiohttp tracing
+        or client middlewares, or a :class:`MockTransport` in tests. Those three options
+        belong to the aiohttp transport: given (other than their defaults) together with
+        ``transport``, they are an :class:`InvalidConfigError`. The client closes the
+        transport in ``aclose()``.
     :param stream_on_wire: send the non-streaming ``chat``, ``generate``, ``pull_model``,
         ``push_model`` and ``create_model`` calls with ``"stream": true`` and fold the
         lines into the same result inside the call (the default), so the idle timeout
@@ -101,7 +112,10 @@ class OllamaClient:
         then writes nothing until generation ends, and ``first_byte`` bounds it all.
 
     No network activity happens in the constructor; the HTTP session is created on first
-    use inside the running event loop. Use ``async with`` or ``await client.aclose()``.
+    use inside the running event loop, where the plugins are opened too (their
+    ``ollama_client_open`` hooks, awaited before the first call goes out; a plugin that
+    cannot open fails ``async with`` or that call with ``PluginHookError``). Use ``async
+    with`` or ``await client.aclose()``.
 
     Lifecycle: a client belongs to the event loop it is first used on (its connections and
     background tasks live there). Used from another loop, for example a second
@@ -121,8 +135,25 @@ class OllamaClient:
                  max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
                  max_body_size: int = DEFAULT_MAX_BODY_SIZE,
                  pause_timeout: float | None = None, ssl: Any = None,
-                 trust_env: bool = False, stream_on_wire: bool = True) -> None:
+                 trust_env: bool = False, stream_on_wire: bool = True,
+                 transport: Transport | None = None) -> None:
         url = resolve_base_url(base_url)
+        if transport is None:
+            transport = AiohttpTransport(ssl=ssl, max_connections=max_connections,
+                                         trust_env=trust_env)
+        else:
+            given = [name for name, value, default in (
+                ("ssl", ssl, None), ("max_connections", max_connections, 100),
+                ("trust_env", trust_env, False)) if value is not default and value != default]
+            if given:
+                raise InvalidConfigError(
+                    f"{', '.join(given)} configure the aiohttp transport and cannot be "
+                    f"combined with transport=: pass them to AiohttpTransport(...) instead")
+            if not callable(getattr(transport, "handle", None)) \
+                    or not callable(getattr(transport, "aclose", None)):
+                raise InvalidConfigError(
+                    f"transport must have handle() and aclose() (see Transport), got "
+                    f"{transport!r}")
         if isinstance(max_body_size, bool) or not isinstance(max_body_size, int) \
                 or max_body_size < 1:
             raise InvalidConfigError(
@@ -143,14 +174,22 @@ class OllamaClient:
         self.pause_timeout = pause_timeout
         self._upstreams = UpstreamRegistry([Upstream(url)])
         self._plugins = PluginManager()
-        self._transport = AiohttpTransport(
-            self._plugins, self._upstreams, timeouts=Timeouts.coerce(timeout), headers=headers,
-            api_key=api_key, max_connections=max_connections, max_line_length=max_line_length,
-            ssl=ssl, trust_env=trust_env, max_body_size=max_body_size)
+        self._transport = transport
+        self._attempts = Attempts(
+            transport, self._plugins, self._upstreams, timeouts=Timeouts.coerce(timeout),
+            headers=headers, api_key=api_key, max_line_length=max_line_length,
+            max_body_size=max_body_size)
         self._api_key = api_key
         self._tasks: list[tuple[str, asyncio.Task[None]]] = []
-        self._opened = False
+        self._opened = False  # bound to its event loop (first use)
+        # Every plugin opened and its background tasks started: the one attribute a call
+        # checks once the client is open. ``_opening`` is the opening under way, ``_live``
+        # the plugins opened, in the order they opened (closed in reverse).
+        self._ready = False
+        self._opening: asyncio.Task[None] | None = None
+        self._live: list[str] = []
         self._closed = False
+        self._subscribers = EventSubscribers()
         self._loop: asyncio.AbstractEventLoop | None = None
         # The tasks inside a call (with their nesting depth), the ones aclose() cancelled,
         # and the streams handed out: what aclose() must end.
@@ -158,7 +197,10 @@ class OllamaClient:
         self._closing_calls: set[asyncio.Task[Any]] = set()
         self._calls_gone: asyncio.Future[None] | None = None
         self._streams: weakref.WeakSet[Stream[Any]] = weakref.WeakSet()
-        self._chain = MiddlewareChain((), self._transport.handle)
+        # What describe_chain() names as the end of the chain.
+        self._transport_name = "aiohttp" if isinstance(transport, AiohttpTransport) \
+            else type(transport).__name__
+        self._chain = MiddlewareChain((), self._attempts.handle, transport=self._transport_name)
         if isinstance(plugins, str):
             plugins = [plugins]
         config = {k: dict(v) for k, v in (plugin_config or {}).items()}
@@ -176,8 +218,7 @@ class OllamaClient:
         if unknown:
             raise InvalidConfigError(
                 f"plugin_config given for plugins that are not enabled: {sorted(unknown)}")
-        for name in names:
-            self._plugins.client_setup(self, name)
+        self._plugins.client_setup(self)
         self._rebuild_chain()
 
     # -- configuration -------------------------------------------------------------------
@@ -199,12 +240,12 @@ class OllamaClient:
 
     @property
     def timeouts(self) -> Timeouts:
-        return self._transport.timeouts
+        return self._attempts.timeouts
 
     @property
     def headers(self) -> dict[str, str]:
         """Extra headers sent with every request (a copy)."""
-        return dict(self._transport.headers)
+        return dict(self._attempts.headers)
 
     @property
     def plugin_manager(self) -> PluginManager:
@@ -215,9 +256,25 @@ class OllamaClient:
         """Names of the registered plugins."""
         return self._plugins.names()
 
-    def plugin(self, name: str) -> Any:
-        """The registered plugin object called ``name``."""
-        return self._plugins.get(name)
+    @overload
+    def plugin(self, name: str) -> Any: ...
+
+    @overload
+    def plugin(self, name: type[P]) -> P: ...
+
+    def plugin(self, name: str | type[Any]) -> Any:
+        """The registered plugin called ``name``, or, given a class, the registered plugin
+        that is an instance of it, typed as such (``client.plugin(RetryPlugin)``).
+
+        :raises KeyError: no such plugin is registered.
+        """
+        if isinstance(name, str):
+            return self._plugins.get(name)
+        for registered in self._plugins.names():
+            plugin = self._plugins.get(registered)
+            if isinstance(plugin, name):
+                return plugin
+        raise KeyError(name.__qualname__)
 
     def plugin_config(self, name: str) -> dict[str, Any]:
         return self._plugins.config(name)
@@ -234,28 +291,33 @@ class OllamaClient:
         checked_headers = check_headers(headers) if headers is not None else None
         checked_key = check_api_key(api_key) if api_key is not None else None
         if timeouts is not None:
-            self._transport.timeouts = timeouts
+            self._attempts.timeouts = timeouts
         if checked_headers is not None:
-            self._transport.headers = checked_headers
+            self._attempts.headers = checked_headers
         if api_key is not None:
             self._api_key = checked_key
-            self._transport.set_api_key(self._api_key)
+            self._attempts.set_api_key(self._api_key)
         if pause_timeout is not None:
             self.pause_timeout = pause_timeout
 
     def add_plugin(self, plugin: PluginSpec, config: Mapping[str, Any] | None = None) -> str:
-        """Register a plugin on a live client and rebuild the middleware chain."""
+        """Register a plugin on a live client and rebuild the middleware chain. On an open
+        client the plugin is opened (``ollama_client_open``) and its background tasks
+        started at once; calls made meanwhile wait for it."""
         name, _ = self._plugins.add(plugin, config)
         self._plugins.client_setup(self, name)
         self._rebuild_chain()
-        if self._opened and not self._closed:
-            self._start_tasks(only=name)
+        self._reopen()
         return name
 
     async def remove_plugin(self, name: str) -> None:
-        """Unregister a plugin, stop its background tasks and rebuild the chain."""
+        """Stop a plugin's background tasks, close it (``ollama_client_aclose`` if it was
+        opened, then ``ollama_client_close``), unregister it and rebuild the chain."""
         self._plugins.get(name)  # KeyError before anything is stopped
         await self._stop_tasks(owner=name)
+        if name in self._live:
+            self._live.remove(name)
+            await self._plugins.client_aclose(self, [name], _CLOSE_TIMEOUT)
         # Through pluggy, so the observer guard and subset-of-arguments apply here too.
         self._plugins.client_close(self, name)
         self._plugins.remove(name)
@@ -266,10 +328,20 @@ class OllamaClient:
         _, replaced = self._plugins.reconfigure(name, config)
         if replaced:
             self._plugins.client_setup(self, name)
+            if name in self._live:
+                # A fresh instance: the old one's tasks end, the new one opens.
+                self._live.remove(name)
+                for owner, task in self._tasks:
+                    if owner == name:
+                        task.cancel()
+                self._tasks = [(o, t) for o, t in self._tasks if o != name]
         self._rebuild_chain()
+        if replaced:
+            self._reopen()
 
     def _rebuild_chain(self) -> None:
-        self._chain = MiddlewareChain(self._plugins.middlewares(self), self._transport.handle)
+        self._chain = MiddlewareChain(self._plugins.middlewares(self), self._attempts.handle,
+                                      transport=self._transport_name)
 
     def describe_chain(self) -> str:
         """The middleware chain, outermost first (see ``ollama_core._middleware``)."""
@@ -277,43 +349,126 @@ class OllamaClient:
 
     @property
     def wants_events(self) -> bool:
-        """Whether any plugin listens to events; lets emitters skip building them."""
-        return self._plugins.has_event_hook
+        """Whether any plugin or ``on_event`` callback listens to events; lets emitters
+        skip building them."""
+        return self._plugins.has_event_hook or bool(self._subscribers)
 
     def emit(self, event: Event) -> None:
-        """Publish an event to every ``ollama_event`` implementation."""
+        """Publish an event to every ``ollama_event`` implementation, then to the
+        ``on_event`` callbacks subscribed to its class."""
         self._plugins.event(self, event)
+        if self._subscribers:
+            self._subscribers.publish(event)
+
+    @overload
+    def on_event(self, callback: Callable[[Event], object]) -> Callable[[], None]: ...
+
+    @overload
+    def on_event(self, callback: Callable[[E], object], *kinds: type[E]) -> Callable[[], None]: ...
+
+    def on_event(self, callback: Callable[[Any], object],
+                 *kinds: type[Event]) -> Callable[[], None]:
+        """Call ``callback(event)`` for every event the plugins emit, or only for events
+        of the classes ``kinds`` (``client.on_event(print, UpstreamHealthChanged)``).
+
+        Callbacks run in the client's event loop (for ``SyncOllamaClient``, its loop
+        thread), after the plugins' ``ollama_event`` hooks, and must not block; one that
+        raises is logged and the others still run. Returns a function that unsubscribes.
+        """
+        return self._subscribers.add(callback, kinds)
 
     def __repr__(self) -> str:
         return (f"OllamaClient(base_url={self.base_url!r}, plugins={self.plugins!r}, "
-                f"headers={redact_headers(self._transport.headers)!r})")
+                f"headers={redact_headers(self._attempts.headers)!r})")
 
     # -- lifecycle -----------------------------------------------------------------------
 
     async def __aenter__(self) -> OllamaClient:
-        self._ensure_open()
+        await self._open()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     def _ensure_open(self) -> None:
+        """Refuse a closed client or another event loop; bind the client to the running
+        loop on first use."""
         if self._closed:
             raise ClientClosedError("the client is closed")
         loop = asyncio.get_running_loop()
         if not self._opened:
             self._opened = True
             self._loop = loop
-            self._start_tasks()
         elif loop is not self._loop:
             raise EventLoopMismatchError(
                 "this OllamaClient is bound to the event loop it was first used on, and this "
                 "is another one (each asyncio.run() starts a new loop): create the client "
                 "inside the loop that uses it, or use SyncOllamaClient")
 
-    def _start_tasks(self, only: str | None = None) -> None:
+    async def _open(self) -> None:
+        """Open the client, or the plugins added since it opened: ``ollama_client_open``
+        plugin by plugin, then their background tasks. Every caller waits for the same
+        opening; a call made by an open hook itself does not wait for its own opening."""
+        self._ensure_open()
+        while not self._ready:
+            opening = self._begin_open()
+            if opening is None or opening is asyncio.current_task():
+                return
+            try:
+                await asyncio.shield(opening)
+            except asyncio.CancelledError:
+                me = asyncio.current_task()
+                if self._closed and opening.cancelled() and (me is None or not me.cancelling()):
+                    raise ClientClosedError("the client was closed while it opened") from None
+                raise
+            self._ensure_open()
+
+    def _begin_open(self) -> asyncio.Task[None] | None:
+        """Start opening the plugins not open yet. ``None`` when none has an open hook:
+        then their tasks are started here and the client is ready at once."""
+        if self._opening is not None:
+            return self._opening
+        pending = [n for n in self._plugins.names() if n not in self._live]
+        if not self._plugins.implementing("ollama_client_open", pending):
+            self._live.extend(pending)
+            self._start_tasks(pending)
+            self._ready = True
+            return None
+        self._ready = False
+        opening = asyncio.get_running_loop().create_task(
+            self._open_plugins(pending), name="ollama-core:open")
+        self._opening = opening
+        opening.add_done_callback(_opening_done)
+        return opening
+
+    async def _open_plugins(self, pending: list[str]) -> None:
+        try:
+            opened = await self._plugins.client_open(self, pending)
+        finally:
+            self._opening = None
+        self._live.extend(opened)
+        self._start_tasks(opened)
+        live = set(self._live)
+        self._ready = all(n in live for n in self._plugins.names())
+
+    def _reopen(self) -> None:
+        """After a plugin was added or replaced: open it now if the client is open and
+        this is its loop; otherwise the next call does."""
+        if not self._opened or self._closed:
+            return
+        self._ready = False
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if running is self._loop:
+            self._begin_open()
+
+    def _start_tasks(self, names: list[str]) -> None:
+        if not names:
+            return
         loop = asyncio.get_running_loop()
-        for owner, factory in self._plugins.background_tasks(self, only):
+        for owner, factory in self._plugins.background_tasks(self, names):
             task = loop.create_task(factory(), name=f"ollama-core:{owner}")
             self._tasks.append((owner, task))
 
@@ -357,9 +512,14 @@ class OllamaClient:
                             "left to finish there", _CLOSE_TIMEOUT)
         else:
             # The client's loop has ended: its tasks and connections ended with it, and
-            # nothing bound to it can be awaited from here.
-            self._transport._closed = True
+            # nothing bound to it can be awaited from here (ollama_client_aclose neither).
+            self._attempts.closed = True
             self._tasks = []
+            left = self._plugins.implementing("ollama_client_aclose", self._live)
+            if left:
+                log.warning("the client's event loop has ended: plugins %s were not closed "
+                            "(ollama_client_aclose needs that loop)", left)
+            self._live = []
             try:
                 self._plugins.client_close(self)
             finally:
@@ -371,7 +531,7 @@ class OllamaClient:
         await, so no call can send another request while the rest is closing."""
         # The transport refuses every request from here on, even one from a task this
         # client does not know about (or one that swallowed its cancellation).
-        self._transport._closed = True
+        self._attempts.closed = True
         current = asyncio.current_task()
         for task in self._calls:
             if task is not current and task not in self._closing_calls:
@@ -381,6 +541,10 @@ class OllamaClient:
             if stream.state not in (StreamState.COMPLETED, StreamState.FAILED):
                 stream._cancel(StreamCancelledError("stream cancelled: the client was closed"))
         try:
+            opening = self._opening
+            if opening is not None:
+                opening.cancel()  # it closes what it opened
+                await asyncio.wait([opening], timeout=_CLOSE_TIMEOUT)
             await self._stop_tasks()
             if self._closing_calls:
                 gone = self._calls_gone = asyncio.get_running_loop().create_future()
@@ -391,6 +555,8 @@ class OllamaClient:
                                 _CLOSE_TIMEOUT)
                 finally:
                     self._calls_gone = None
+            live, self._live = self._live, []
+            await self._plugins.client_aclose(self, live, _CLOSE_TIMEOUT)
             self._plugins.client_close(self)
         finally:
             await self._transport.aclose()
@@ -449,13 +615,16 @@ class OllamaClient:
                  stream: bool = False, terminal: str | None = None,
                  timeout: TimeoutArg = None, idempotent: bool = True,
                  extensions: Mapping[str, Any] | None = None,
-                 data: Any = None) -> Request:
+                 data: Any = None, decode: bool = True) -> Request:
         return Request(method, path, endpoint, json=json, data=data, stream=stream,
                        terminal=terminal,
                        timeouts=Timeouts.coerce(timeout) if timeout is not None else None,
-                       idempotent=idempotent, extensions=dict(extensions or {}))
+                       idempotent=idempotent, extensions=dict(extensions or {}),
+                       decode=decode)
 
     async def _send(self, request: Request) -> Response:
+        if not self._ready:
+            await self._open()
         task = self._enter_call()
         error: BaseException | None = None
         try:
@@ -467,16 +636,16 @@ class OllamaClient:
             self._leave_call(task, error, request.endpoint)
 
     async def _send_chain(self, request: Request) -> Response:
-        timeouts = request.timeouts or self._transport.timeouts
+        timeouts = request.timeouts or self._attempts.timeouts
         if timeouts.deadline is None:
             # A Request sent again must not carry an earlier call's deadline.
-            request.extensions.pop("deadline_at", None)
+            request.deadline_at = None
             return await self._chain(request)
         # One timer for the whole chain (retries and backoff included). A stream outlives
-        # it once committed: the transport's watchdog reads ``deadline_at`` for the rest.
+        # it once committed: the attempt's watchdog reads ``deadline_at`` for the rest.
         loop = asyncio.get_running_loop()
         deadline_at = loop.time() + timeouts.deadline
-        request.extensions["deadline_at"] = deadline_at
+        request.deadline_at = deadline_at
         try:
             async with asyncio.timeout_at(deadline_at):
                 return await self._chain(request)
@@ -494,10 +663,12 @@ class OllamaClient:
         """
         if through_middlewares:
             return await self._send(request)
+        if not self._ready:
+            await self._open()
         task = self._enter_call()
         error: BaseException | None = None
         try:
-            return await self._transport.handle(request)
+            return await self._attempts.handle(request)
         except BaseException as exc:
             error = exc
             raise
@@ -522,8 +693,7 @@ class OllamaClient:
         """Whether the server answers ``GET /`` within ``timeout`` seconds. Never raises
         (except for cancellation); bypasses the middleware chain so no retry delays it."""
         request = self._request("GET", "/", "health", timeout=Timeouts(
-            connect=timeout, first_byte=timeout, idle=timeout),
-            extensions={"raw_body": True})
+            connect=timeout, first_byte=timeout, idle=timeout), decode=False)
         try:
             async with asyncio.timeout(timeout):
                 response = await self.send(request, through_middlewares=False)
@@ -702,7 +872,7 @@ class OllamaClient:
                 field="digest", errors={"digest": ["must be sha256:<64 hex digits>"]})
         try:
             await self._send(self._request("HEAD", f"/api/blobs/{digest}", "blob_exists",
-                                           extensions={"raw_body": True}))
+                                           decode=False))
         except NotFoundError:
             return False
         return True
@@ -731,9 +901,14 @@ class OllamaClient:
         if await self.blob_exists(digest):
             return digest
         await self._send(self._request("POST", f"/api/blobs/{digest}", "push_blob",
-                                       data=payload, idempotent=True,
-                                       extensions={"raw_body": True}))
+                                       data=payload, idempotent=True, decode=False))
         return digest
+
+
+def _opening_done(task: asyncio.Task[None]) -> None:
+    """An opening nobody waited for (a plugin added to an open client) is logged."""
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("opening plugins failed (the next call tries again): %s", task.exception())
 
 
 def _transfer_body(name: str, insecure: bool) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The one exception tree of ollama-core, and the single place aiohttp errors are mapped.
+"""The one exception tree of ollama-core.
 
 ::
 
@@ -6,6 +6,8 @@
     ├── InvalidRequestError          the caller's request is invalid; nothing was sent
     │                                (also a ValueError; ``.field`` names the bad field)
     ├── InvalidConfigError           bad client or plugin configuration (also a ValueError)
+    │   └── PluginConfigError        a plugin's setting is unknown or invalid (``.plugin``,
+    │                                ``.key``: ``plugin 'retry': max_attempts: ...``)
     ├── ClientClosedError            the client was closed before or during the call
     │                                (also a RuntimeError)
     ├── EventLoopMismatchError       an async client used from another event loop than the
@@ -47,25 +49,21 @@
         ├── AllEndpointsFailedError  failover ran out of endpoints (``.failures`` per URL)
         └── PluginHookError          a transforming hook of ``.plugin`` raised (a bug)
 
-Every error raised because of an aiohttp exception is raised ``from`` it, so the original
-stays visible as ``__cause__``. Messages never contain credentials: URLs are shown with
-their user-info removed and header values are never included.
+Transports map their library's exceptions into this tree (aiohttp's in
+``ollama_core._transports.aiohttp``), raising each ``from`` the original, so it stays
+visible as ``__cause__``. Messages never contain credentials: URLs are shown with their
+user-info removed and header values are never included.
 """
 
 from __future__ import annotations
 
-import asyncio
 import builtins
-import contextlib
 import email.utils
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
 from multidict import CIMultiDict
-
-from ._redact import mask_url
 
 __all__ = [
     "AllEndpointsFailedError",
@@ -88,6 +86,7 @@ __all__ = [
     "NotFoundError",
     "OllamaError",
     "PermissionDeniedError",
+    "PluginConfigError",
     "PluginError",
     "PluginHookError",
     "ProtocolError",
@@ -104,7 +103,6 @@ __all__ = [
     "StreamInterruptedError",
     "TimeoutError",
     "TransportError",
-    "map_aiohttp_errors",
     "parse_retry_after",
     "response_error_for",
 ]
@@ -130,6 +128,23 @@ class InvalidRequestError(OllamaError, ValueError):
 
 class InvalidConfigError(OllamaError, ValueError):
     """Client or plugin configuration is invalid (raised when the client is built)."""
+
+
+class PluginConfigError(InvalidConfigError):
+    """A plugin's configuration is invalid: ``plugin '<name>': <key>: <problem>``, or
+    ``plugin '<name>': unknown key '<key>' (known: ...)``.
+
+    ``plugin`` is the plugin's name, ``key`` the dotted path of the offending key (``None``
+    when the whole section is wrong, e.g. not a mapping) and ``problem`` what is wrong.
+    """
+
+    def __init__(self, plugin: str, key: str | None, problem: str, *,
+                 name_key: bool = True) -> None:
+        where = f"{key}: " if key and name_key else ""
+        super().__init__(f"plugin {plugin!r}: {where}{problem}")
+        self.plugin = plugin
+        self.key = key
+        self.problem = problem
 
 
 class ClientClosedError(OllamaError, RuntimeError):
@@ -364,12 +379,21 @@ class CircuitOpenError(PluginError):
 
 
 class RateLimitExceededError(PluginError):
-    """The client-side rate limiter refused the call (or waited longer than allowed)."""
+    """The client-side rate limiter refused the call (or waited longer than allowed); no
+    request was sent.
 
-    def __init__(self, message: str, *, endpoint: str, retry_after: float | None = None) -> None:
+    ``upstream`` is the server (URL without credentials) whose own limit refused it, when
+    limits are kept per server (``per_upstream``), else ``None``: the limit is shared by
+    every server, so another one would be refused too. Failover moves on only in the first
+    case.
+    """
+
+    def __init__(self, message: str, *, endpoint: str, retry_after: float | None = None,
+                 upstream: str | None = None) -> None:
         super().__init__(message)
         self.endpoint = endpoint
         self.retry_after = retry_after
+        self.upstream = upstream
 
 
 class AllEndpointsFailedError(PluginError):
@@ -438,88 +462,3 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if seconds != seconds or seconds < 0:  # NaN or in the past
         return 0.0
     return seconds
-
-
-def _safe_url(url: object) -> str:
-    """A URL with any user-info removed, for messages (the one rule: ``mask_url``)."""
-    return mask_url(url)
-
-
-@contextlib.contextmanager
-def map_aiohttp_errors(url: object, *, phase: str = "request") -> Iterator[None]:
-    """Translate aiohttp (and socket) exceptions into the ollama-core tree.
-
-    ``phase`` is ``"connect"`` / ``"request"`` (before the response started) or ``"stream"``
-    (reading a body that had already started), which decides between ``ConnectError`` /
-    ``ReadError`` and ``StreamInterruptedError``, and which timeout class applies.
-    Cancellation is never mapped.
-
-    aiohttp reports a peer that breaks HTTP (a bad status line, bad headers or framing, a
-    body its ``Content-Encoding`` cannot decode) as a ``ClientResponseError`` with status
-    400, or a ``ClientPayloadError``, caused by its own parser's ``HttpProcessingError``.
-    No server sent that 400: it is a :class:`ProtocolError` (mid-stream, a
-    :class:`StreamInterruptedError`), never a :class:`BadRequestError`.
-    """
-    try:
-        yield
-    except asyncio.CancelledError:
-        raise
-    except OllamaError:
-        raise
-    except aiohttp.ConnectionTimeoutError as exc:
-        raise ConnectTimeout(f"timed out connecting to {_safe_url(url)}") from exc
-    except aiohttp.ServerTimeoutError as exc:
-        if phase == "stream":
-            raise IdleTimeout(f"no data from {_safe_url(url)} within the idle timeout") from exc
-        raise FirstByteTimeout(f"{_safe_url(url)} did not start responding in time") from exc
-    except aiohttp.ClientConnectorError as exc:
-        raise ConnectError(f"cannot connect to {_safe_url(url)}: {exc.os_error}") from exc
-    except aiohttp.ClientPayloadError as exc:
-        violation = _http_violation(exc)
-        if phase == "stream":
-            what = f"broke HTTP mid-stream: {violation}" if violation else f"broke mid-stream: {exc}"
-            raise StreamInterruptedError(f"connection to {_safe_url(url)} {what}") from exc
-        if violation:
-            raise ProtocolError(f"{_safe_url(url)} does not speak valid HTTP: {violation}") from exc
-        raise ReadError(f"connection to {_safe_url(url)} broke before the body was complete: "
-                        f"{exc}") from exc
-    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError,
-            aiohttp.ClientConnectionError, ConnectionError) as exc:
-        if phase == "stream":
-            raise StreamInterruptedError(f"connection to {_safe_url(url)} broke mid-stream: {exc}") from exc
-        if phase == "connect":
-            raise ConnectError(f"cannot connect to {_safe_url(url)}: {exc}") from exc
-        raise ReadError(f"connection to {_safe_url(url)} failed: {exc}") from exc
-    except builtins.TimeoutError as exc:
-        if phase == "stream":
-            raise IdleTimeout(f"no data from {_safe_url(url)} within the idle timeout") from exc
-        raise FirstByteTimeout(f"{_safe_url(url)} did not start responding in time") from exc
-    except aiohttp.ClientResponseError as exc:
-        violation = _http_violation(exc)
-        if violation is None:  # a redirect loop, a proxy's refusal: a status the peer sent
-            raise ResponseError(exc.message or f"HTTP {exc.status}", exc.status) from exc
-        if phase == "stream":
-            raise StreamInterruptedError(
-                f"connection to {_safe_url(url)} broke HTTP mid-stream: {violation}") from exc
-        raise ProtocolError(f"{_safe_url(url)} does not speak valid HTTP: {violation}") from exc
-    except aiohttp.ClientError as exc:
-        raise TransportError(f"HTTP error talking to {_safe_url(url)}: {type(exc).__name__}: {exc}") from exc
-
-
-# Body shortfalls: the peer closed before sending what it announced, a broken connection
-# rather than broken HTTP.
-_SHORT_BODY = (aiohttp.http_exceptions.ContentLengthError,)
-
-
-def _http_violation(exc: BaseException) -> str | None:
-    """What the peer did wrong, when ``exc`` comes from aiohttp's HTTP parser rejecting
-    its bytes (one line, at most 200 characters); ``None`` for anything else."""
-    cause = exc.__cause__
-    if not isinstance(cause, aiohttp.http_exceptions.HttpProcessingError) \
-            or isinstance(cause, _SHORT_BODY):
-        return None
-    message = " ".join(str(cause.message or type(cause).__name__).split())
-    if isinstance(cause, aiohttp.http_exceptions.TransferEncodingError) \
-            and message.startswith("Not enough data"):
-        return None  # the connection closed inside a chunk: cut short, not malformed
-    return message[:200]

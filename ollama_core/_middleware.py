@@ -20,7 +20,11 @@ The standard order, outermost first, and why:
                          concurrency slot, and a slot is held for exactly one attempt
 ====  =================  ===================================================================
 
-Third-party middlewares pick any order number; ties keep plugin registration order.
+Third-party middlewares pick any order number; ties keep plugin registration order. Two
+named slots serve observers (tracing, metrics): ``ORDER_CALL_OBSERVER`` (50) sits outside
+the cache and sees each call once, cache hits included, with its final outcome;
+``ORDER_ATTEMPT_OBSERVER`` (900) sits inside the limiter and sees every attempt exactly as
+it goes to the transport (its server is ``request.upstream``).
 """
 
 from __future__ import annotations
@@ -35,8 +39,10 @@ __all__ = [
     "Handler",
     "Middleware",
     "MiddlewareChain",
+    "ORDER_ATTEMPT_OBSERVER",
     "ORDER_BREAKER",
     "ORDER_CACHE",
+    "ORDER_CALL_OBSERVER",
     "ORDER_FAILOVER",
     "ORDER_RATE_LIMIT",
     "ORDER_RETRY",
@@ -49,6 +55,10 @@ ORDER_RETRY = 200
 ORDER_FAILOVER = 300
 ORDER_BREAKER = 400
 ORDER_RATE_LIMIT = 500
+#: Outside everything: one pass per call (cache hits included), with its final outcome.
+ORDER_CALL_OBSERVER = 50
+#: Inside everything: one pass per attempt, as it goes to the transport.
+ORDER_ATTEMPT_OBSERVER = 900
 
 
 @runtime_checkable
@@ -79,7 +89,8 @@ class _Bound:
 class MiddlewareChain:
     """Middlewares folded once around a terminal handler (the transport)."""
 
-    def __init__(self, middlewares: Iterable[Middleware], terminal: Handler) -> None:
+    def __init__(self, middlewares: Iterable[Middleware], terminal: Handler, *,
+                 transport: str = "aiohttp") -> None:
         # sorted() is stable, so equal orders keep registration order.
         self.middlewares: tuple[Middleware, ...] = tuple(
             sorted(middlewares, key=lambda m: m.order))
@@ -87,6 +98,7 @@ class MiddlewareChain:
         for mw in reversed(self.middlewares):
             handler = _Bound(mw, handler)
         self._handler = handler
+        self._transport = transport
 
     async def __call__(self, request: Request) -> Response:
         return await self._handler(request)
@@ -97,7 +109,7 @@ class MiddlewareChain:
     def describe(self) -> str:
         """The chain, outermost first, one line per middleware."""
         lines = [f"{m.order:>5}  {m.name}" for m in self.middlewares]
-        lines.append("    -  transport (aiohttp)")
+        lines.append(f"    -  transport ({self._transport})")
         return "\n".join(lines)
 
     def __repr__(self) -> str:

@@ -79,6 +79,16 @@ class Request:
     ``extensions`` carries per-plugin data (for instance ``{"cache": True}`` to ask the
     cache for a chat response). ``terminal`` says which line ends the stream:
     ``"done"`` (chat/generate) or ``"success"`` (pull/push/create).
+
+    Two fields are the core's own control data, set by the client and read by the
+    transport layer and by plugins:
+
+    - ``deadline_at``: when the call's deadline (``Timeouts.deadline``) passes, as a
+      reading of the event loop's clock (``loop.time()``); ``None`` when the call has no
+      deadline. Set by the client for each call; a retry can read it to give up on a
+      backoff that would outlast the call.
+    - ``decode``: ``False`` answers a plain call's body as the raw ``bytes`` instead of
+      checked JSON (health probes, blob checks).
     """
 
     method: str
@@ -94,13 +104,16 @@ class Request:
     idempotent: bool = True
     extensions: dict[str, Any] = field(default_factory=dict)
     attempt: int = 0
+    deadline_at: float | None = None
+    decode: bool = True
 
     def copy(self, **changes: Any) -> Request:
         """A shallow copy with ``changes`` applied; headers and extensions are copied too."""
         # Positional construction: this runs once per attempt in retry and failover.
         new = Request(self.method, self.path, self.endpoint, self.json, self.data, self.stream,
                       self.terminal, dict(self.headers), self.upstream, self.timeouts,
-                      self.idempotent, dict(self.extensions), self.attempt)
+                      self.idempotent, dict(self.extensions), self.attempt, self.deadline_at,
+                      self.decode)
         for name, value in changes.items():
             setattr(new, name, value)
         return new

@@ -3,7 +3,12 @@
 Plugins are chosen per client (``plugins=[...]``) or per deployment
 (``OLLAMA_CORE_PLUGINS=retry,circuit_breaker``) and found by name in the
 ``ollama_core.plugins`` entry-point group. Only the named entry points are imported, so an
-unused plugin costs nothing, not even its import.
+unused plugin costs nothing, not even its import. The group is read once per process
+(``available_plugins(refresh=True)`` reads it again) and each plugin loaded once; the
+built-in plugins are found through ``BUILTIN_TARGETS`` when their entry points are missing.
+A later client with every built-in plugin is built in about a millisecond: what is left is
+pluggy's registration (its attribute scan is cached per plugin class, ``_Pluggy``) and the
+plugins' own constructors.
 
 What an entry point may name:
 
@@ -21,16 +26,25 @@ is replaced by a guarded one, so pluggy still makes every call (call order, wrap
 subset-of-arguments implementations are untouched) and one failing implementation does not
 stop the others. What the guard does depends on the hook's kind, listed in
 ``hookspecs.OBSERVER_HOOKS`` (the contract is described in ``hookspecs``).
+
+Every hook is called through pluggy: the per-call hooks in one call over all plugins, the
+lifecycle hooks (``hookspecs.LIFECYCLE_HOOKS``) plugin by plugin through
+``subset_hook_caller``, so each background task knows its owner and a failed open closes
+exactly the plugins opened before it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib.metadata
 import inspect
 import json
 import logging
 import os
-from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping, Sequence
+import warnings
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -71,9 +85,66 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
 PluginSpec = str | type | object
 
 
-def available_plugins() -> dict[str, importlib.metadata.EntryPoint]:
-    """Every plugin installed in this environment, by name."""
-    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+#: Where each built-in plugin lives, so it is found by name even when the distribution's
+#: entry-point metadata is missing (a vendored copy, a zipapp, a broken install). Built
+#: from ``BUILTIN_PLUGINS``; a test checks it against the entry points in pyproject.toml.
+BUILTIN_TARGETS: dict[str, str] = {
+    name: "ollama_plugins.{}:{}Plugin".format(
+        name, "".join(part.title() for part in name.split("_")))
+    for name in BUILTIN_PLUGINS
+}
+
+# The entry points of the group, read once per process (``available_plugins(refresh=True)``
+# reads them again), and each plugin's loaded target and distribution, resolved once.
+_entry_points: dict[str, importlib.metadata.EntryPoint] | None = None
+_resolved: dict[str, object] = {}
+_distributions: dict[str, str] = {}
+
+
+def available_plugins(*, refresh: bool = False) -> dict[str, importlib.metadata.EntryPoint]:
+    """Every plugin installed in this environment, by name, built-ins included.
+
+    The entry points are scanned once per process; ``refresh=True`` scans them again (after
+    installing a plugin distribution at run time). A built-in plugin whose entry point is
+    missing is listed with its place in ``BUILTIN_TARGETS``."""
+    global _entry_points
+    if refresh or _entry_points is None:
+        found = {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+        for name, target in BUILTIN_TARGETS.items():
+            if name not in found:
+                found[name] = importlib.metadata.EntryPoint(name, target, ENTRY_POINT_GROUP)
+        _entry_points = found
+        _resolved.clear()
+        _distributions.clear()
+    return dict(_entry_points)
+
+
+def _resolve(name: str) -> object:
+    """What the entry point ``name`` names, loaded once per process."""
+    if name in _resolved:
+        return _resolved[name]
+    eps = available_plugins()
+    if name not in eps:
+        known = ", ".join(sorted(eps)) or "none installed"
+        raise InvalidConfigError(f"unknown plugin {name!r} (available: {known})")
+    ep = eps[name]
+    try:
+        target = ep.load()
+    except Exception as exc:
+        raise InvalidConfigError(f"plugin {name!r} failed to load: {exc}") from exc
+    _resolved[name] = target
+    return target
+
+
+def _distribution(name: str) -> str:
+    """The distribution (``"name version"``) providing the entry point ``name``; empty
+    when unknown. Read only when asked for (``plugins_info``): parsing a distribution's
+    metadata costs more than building a client."""
+    if name not in _distributions:
+        ep = available_plugins().get(name)
+        dist = getattr(ep, "dist", None)
+        _distributions[name] = f"{dist.name} {dist.version}" if dist is not None else ""
+    return _distributions[name]
 
 
 def plugins_from_env(environ: Mapping[str, str] | None = None) -> tuple[list[str], dict[str, Any]]:
@@ -116,6 +187,8 @@ def _transform_failed(plugin: str, hook: str, exc: Exception) -> PluginHookError
 def _guard_function(function: Callable[..., Any], plugin: str, hook: str,
                     observer: bool) -> Callable[..., Any]:
     """A plain implementation, guarded (see ``hookspecs`` for the contract)."""
+    if hook in hookspecs.AWAITED_HOOKS:
+        return _guard_awaited(function, plugin, hook, observer)
     if observer:
         def guarded(*args: Any) -> Any:
             try:
@@ -131,6 +204,81 @@ def _guard_function(function: Callable[..., Any], plugin: str, hook: str,
                 raise  # raised on purpose (InvalidRequestError from prepare_request...)
             except Exception as exc:
                 raise _transform_failed(plugin, hook, exc) from exc
+    guarded.__wrapped__ = function  # type: ignore[attr-defined]
+    return guarded
+
+
+def _guard_chunk(function: Callable[..., Any], plugin: str,
+                 chunk_at: int | None) -> Callable[..., Any]:
+    """A plain ``ollama_stream_chunk`` implementation, guarded as a transform. The chunk
+    is changed in place; a ``dict`` returned the old way (before the in-place contract)
+    has its contents copied into the chunk, so the implementations after it still see it,
+    with a ``DeprecationWarning`` once per plugin."""
+    hook = "ollama_stream_chunk"
+    warned = False
+
+    def guarded(*args: Any) -> None:
+        nonlocal warned
+        try:
+            result = function(*args)
+        except OllamaError:
+            raise
+        except Exception as exc:
+            raise _transform_failed(plugin, hook, exc) from exc
+        if result is None or chunk_at is None:
+            return None
+        chunk = args[chunk_at]
+        if result is not chunk and isinstance(result, dict):
+            if not warned:
+                warned = True
+                code = getattr(inspect.unwrap(function), "__code__", None)
+                warnings.warn_explicit(
+                    f"plugin {plugin!r}: ollama_stream_chunk returned a new chunk; change "
+                    "the chunk in place instead (a returned chunk is copied into it for "
+                    "now)", DeprecationWarning,
+                    filename=code.co_filename if code else "<plugin>",
+                    lineno=code.co_firstlineno if code else 0)
+            chunk.clear()
+            chunk.update(result)
+        return None
+
+    guarded.__wrapped__ = function  # type: ignore[attr-defined]
+    return guarded
+
+
+def _guard_awaited(function: Callable[..., Any], plugin: str, hook: str,
+                   observer: bool) -> Callable[..., Any]:
+    """An implementation of an awaited lifecycle hook (``ollama_client_open``,
+    ``ollama_client_aclose``), plain or ``async def``. pluggy calls it without awaiting,
+    so what it returns (a coroutine) is guarded too and awaited by the manager.
+
+    Opening: any ``Exception`` becomes ``PluginHookError`` naming the plugin (an
+    ``OllamaError`` included: the plugin could not open). Closing is an observer."""
+
+    def failed(exc: Exception) -> None:
+        if observer:
+            _observer_failed(plugin, hook, exc)
+            return
+        if isinstance(exc, PluginHookError):
+            raise exc
+        raise _transform_failed(plugin, hook, exc) from exc
+
+    async def awaited(result: Awaitable[Any]) -> None:
+        try:
+            await result
+        except Exception as exc:
+            failed(exc)
+
+    def guarded(*args: Any) -> Any:
+        try:
+            result = function(*args)
+        except Exception as exc:
+            failed(exc)
+            return None
+        if inspect.isawaitable(result):
+            return awaited(result)
+        return None
+
     guarded.__wrapped__ = function  # type: ignore[attr-defined]
     return guarded
 
@@ -202,6 +350,54 @@ def _plugin_name(obj: object) -> str:
     return type(obj).__name__ if not isinstance(obj, type) else obj.__name__
 
 
+async def _await_all(results: Iterable[Any]) -> None:
+    """Await what an awaited hook's implementations returned (coroutines of ``async def``
+    implementations, guarded), in order; the ones left are closed if one fails."""
+    pending = [r for r in results if inspect.isawaitable(r)]
+    for i, result in enumerate(pending):
+        try:
+            await result
+        except BaseException:
+            for rest in pending[i + 1:]:
+                if inspect.iscoroutine(rest):
+                    rest.close()
+            raise
+
+
+class _Pluggy(pluggy.PluginManager):
+    """pluggy's manager, remembering what it found on each plugin class and in the
+    hookspecs: registering a plugin walks every attribute of the object with
+    ``inspect.getattr_static``, which was most of the cost of building a client once the
+    entry points are cached. An attribute set on the instance itself is looked up as usual."""
+
+    _impl_opts: weakref.WeakKeyDictionary[type, dict[str, Any]] = weakref.WeakKeyDictionary()
+    _spec_opts: dict[tuple[int, str], Any] = {}
+
+    def parse_hookimpl_opts(self, plugin: object, name: str) -> Any:
+        cls = type(plugin)
+        if inspect.ismodule(plugin) or isinstance(plugin, type) \
+                or name in getattr(plugin, "__dict__", ()):
+            return super().parse_hookimpl_opts(plugin, name)
+        try:
+            by_name = self._impl_opts[cls]
+        except (KeyError, TypeError):
+            by_name = {}
+            with contextlib.suppress(TypeError):
+                self._impl_opts[cls] = by_name
+        if name not in by_name:
+            by_name[name] = super().parse_hookimpl_opts(plugin, name)
+        opts = by_name[name]
+        return None if opts is None else dict(opts)
+
+    def parse_hookspec_opts(self, module_or_class: Any, name: str) -> Any:
+        if module_or_class is not hookspecs:
+            return super().parse_hookspec_opts(module_or_class, name)
+        key = (id(module_or_class), name)
+        if key not in self._spec_opts:
+            self._spec_opts[key] = super().parse_hookspec_opts(module_or_class, name)
+        return self._spec_opts[key]
+
+
 class PluginManager:
     """The plugins of one client, with one typed method per hook.
 
@@ -210,11 +406,11 @@ class PluginManager:
     """
 
     def __init__(self) -> None:
-        self._pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self._pm = _Pluggy(hookspecs.PROJECT_NAME)
         self._pm.add_hookspecs(hookspecs)
         self._configs: dict[str, dict[str, Any]] = {}
         self._factories: dict[str, Callable[[dict[str, Any]], object] | None] = {}
-        self._dists: dict[str, str] = {}
+        self._dists: dict[str, str] = {}  # the entry-point name of a plugin named by one
         self._refresh()
 
     # -- registration ------------------------------------------------------------------
@@ -246,17 +442,8 @@ class PluginManager:
         dist = ""
         if isinstance(spec, str):
             name = spec
-            eps = available_plugins()
-            if name not in eps:
-                known = ", ".join(sorted(eps)) or "none installed"
-                raise InvalidConfigError(f"unknown plugin {name!r} (available: {known})")
-            ep = eps[name]
-            try:
-                target = ep.load()
-            except Exception as exc:
-                raise InvalidConfigError(f"plugin {name!r} failed to load: {exc}") from exc
-            if ep.dist is not None:
-                dist = f"{ep.dist.name} {ep.dist.version}"
+            target = _resolve(name)
+            dist = name
         else:
             target = spec
             name = _plugin_name(spec)
@@ -286,16 +473,23 @@ class PluginManager:
 
         pluggy stops a hook call at the first exception, so the guard has to sit around
         every implementation, not around the hook call. ``HookImpl.function`` is what
-        pluggy (and the hand-chained chunk hook) calls; its argument names were read from
-        the original function at registration, so the replacement takes ``*args``."""
+        pluggy calls; its argument names were read from the original function at
+        registration, so the replacement takes ``*args``."""
         for caller in self._pm.get_hookcallers(plugin) or ():
             observer = caller.name in hookspecs.OBSERVER_HOOKS
             for impl in caller.get_hookimpls():
                 if impl.plugin is not plugin:
                     continue
-                guard = _guard_wrapper if impl.wrapper or impl.hookwrapper else _guard_function
+                if impl.wrapper or impl.hookwrapper:
+                    guarded = _guard_wrapper(impl.function, name, caller.name, observer)
+                elif caller.name == "ollama_stream_chunk":
+                    argnames = list(impl.argnames)
+                    guarded = _guard_chunk(impl.function, name, argnames.index("chunk")
+                                           if "chunk" in argnames else None)
+                else:
+                    guarded = _guard_function(impl.function, name, caller.name, observer)
                 # ``function`` is typed Final by pluggy; it is a plain slot, set once here.
-                setattr(impl, "function", guard(impl.function, name, caller.name, observer))
+                setattr(impl, "function", guarded)
 
     @staticmethod
     def _instantiate(name: str, factory: Callable[[dict[str, Any]], object],
@@ -363,42 +557,106 @@ class PluginManager:
         info = []
         for name, plugin in self._pm.list_name_plugin():
             hooks = sorted(h.name for h in self._pm.get_hookcallers(plugin) or ())
-            info.append({"name": name, "distribution": self._dists.get(name or "", ""),
+            entry = self._dists.get(name or "", "")
+            info.append({"name": name, "distribution": _distribution(entry) if entry else "",
                          "hooks": hooks})
         return info
 
     def _refresh(self) -> None:
         # Cached so the per-chunk path tests a bool instead of asking pluggy every chunk.
         hook = self._pm.hook
-        # pluggy would hand every implementation the original chunk; a transform must see
-        # the previous one's output, so the chunk hook is chained by hand, in pluggy's
-        # call order (last registered first, tryfirst/trylast respected).
-        self._chunk_impls = [(impl.function, tuple(impl.argnames))
-                             for impl in reversed(hook.ollama_stream_chunk.get_hookimpls())]
-        self.has_chunk_hook = bool(self._chunk_impls)
+        self._chunk_hook = hook.ollama_stream_chunk
+        self.has_chunk_hook = bool(hook.ollama_stream_chunk.get_hookimpls())
         self.has_request_hooks = bool(
             hook.ollama_request.get_hookimpls() or hook.ollama_response.get_hookimpls()
             or hook.ollama_error.get_hookimpls())
         self.has_prepare_hook = bool(hook.ollama_prepare_request.get_hookimpls())
         self.has_event_hook = bool(hook.ollama_event.get_hookimpls())
 
-    # -- typed hook calls ----------------------------------------------------------------
+    # -- lifecycle hooks: called plugin by plugin ----------------------------------------
+
+    def implementing(self, hook: str, names: Iterable[str] | None = None) -> list[str]:
+        """The plugins (of ``names``, default all, in registration order) implementing
+        ``hook``, in the order the lifecycle calls them: ``tryfirst`` ones first,
+        ``trylast`` ones last, the order of ``names`` otherwise."""
+        rank: dict[str, int] = {}
+        for impl in getattr(self._pm.hook, hook).get_hookimpls():
+            mark = 0 if impl.tryfirst else 2 if impl.trylast else 1
+            rank[impl.plugin_name] = min(mark, rank.get(impl.plugin_name, mark))
+        order = list(self._configs) if names is None else list(names)
+        return sorted((n for n in order if n in rank), key=lambda n: rank[n])
+
+    def _call_one(self, hook: str, name: str, **kwargs: Any) -> list[Any]:
+        """One plugin's implementations of ``hook``, through pluggy (its wrappers,
+        ordering and subset-of-arguments implementations apply)."""
+        caller = self._pm.subset_hook_caller(
+            hook, remove_plugins=[p for n, p in self._pm.list_name_plugin() if n != name])
+        result: list[Any] = caller(**kwargs)
+        return result
 
     def client_setup(self, client: OllamaClient, name: str | None = None) -> None:
+        """Set up every plugin (registration order) or only ``name``, just added."""
         if name is None:
-            self._pm.hook.ollama_client_setup(client=client)
+            for each in self.implementing("ollama_client_setup"):
+                self._call_one("ollama_client_setup", each, client=client)
             return
         self.get(name)  # KeyError for a name that is not registered
-        # Only the newly added plugin is set up; the others already were.
-        setup = self._pm.subset_hook_caller(
-            "ollama_client_setup",
-            remove_plugins=[p for n, p in self._pm.list_name_plugin() if n != name])
         try:
-            setup(client=client)
+            self._call_one("ollama_client_setup", name, client=client)
         except BaseException:
             # Half set up, it must not serve calls: add_plugin leaves the client as it was.
             self.remove(name)
             raise
+
+    def background_tasks(
+        self, client: OllamaClient, only: Iterable[str] | None = None,
+    ) -> list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]]:
+        """``(plugin name, coroutine function)`` pairs of every plugin, or of ``only``."""
+        out: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = []
+        for name in self.implementing("ollama_background_tasks", only):
+            for result in self._call_one("ollama_background_tasks", name, client=client):
+                out.extend((name, factory) for factory in result or ())
+        return out
+
+    async def client_open(self, client: OllamaClient, names: Iterable[str]) -> list[str]:
+        """Open ``names`` (registration order) with ``ollama_client_open``; returns them
+        all (the ones without the hook are open too), in registration order. If one fails,
+        the ones opened here are closed again (in reverse) and its ``PluginHookError`` is
+        raised; on cancellation too."""
+        order = list(names)
+        opened: list[str] = []
+        try:
+            for name in self.implementing("ollama_client_open", order):
+                await _await_all(self._call_one("ollama_client_open", name, client=client))
+                opened.append(name)
+        except BaseException:
+            await self.client_aclose(client, opened)
+            raise
+        return order
+
+    async def client_aclose(self, client: OllamaClient, names: Sequence[str],
+                            timeout: float | None = None) -> None:
+        """Close ``names`` (given in the order they opened) with ``ollama_client_aclose``,
+        in reverse; an observer, so each plugin is closed whatever the others do. One that
+        takes longer than ``timeout`` seconds is logged and left behind."""
+        for name in self.implementing("ollama_client_aclose", list(reversed(names))):
+            try:
+                async with asyncio.timeout(timeout):
+                    await _await_all(self._call_one("ollama_client_aclose", name,
+                                                    client=client))
+            except TimeoutError:
+                log.warning("plugin %r took over %gs to close; left behind", name, timeout)
+
+    def client_close(self, client: OllamaClient, name: str | None = None) -> None:
+        """Tell every plugin (reverse registration order), or only ``name`` before it is
+        removed, that the client closes."""
+        if name is not None:
+            self.get(name)  # KeyError for a name that is not registered
+        names = list(reversed(self._configs)) if name is None else [name]
+        for each in self.implementing("ollama_client_close", names):
+            self._call_one("ollama_client_close", each, client=client)
+
+    # -- typed hook calls ----------------------------------------------------------------
 
     def middlewares(self, client: OllamaClient) -> list[Middleware]:
         out: list[Middleware] = []
@@ -407,33 +665,6 @@ class PluginManager:
             if result:
                 out.extend(result)
         return out
-
-    def background_tasks(
-        self, client: OllamaClient, only: str | None = None,
-    ) -> list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]]:
-        """``(plugin name, coroutine function)`` pairs, optionally of one plugin only."""
-        out: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = []
-        # Called implementation by implementation so each task knows its owner, which is
-        # what lets remove_plugin stop exactly that plugin's tasks.
-        for impl in self._pm.hook.ollama_background_tasks.get_hookimpls():
-            if only is not None and impl.plugin_name != only:
-                continue
-            kwargs = {"client": client}
-            result: Any = impl.function(*[kwargs[a] for a in impl.argnames])
-            for factory in result or ():
-                out.append((impl.plugin_name, factory))
-        return out
-
-    def client_close(self, client: OllamaClient, name: str | None = None) -> None:
-        """Tell every plugin (or only ``name``, before it is removed) the client closes."""
-        if name is None:
-            self._pm.hook.ollama_client_close(client=client)
-            return
-        self.get(name)  # KeyError for a name that is not registered
-        self._pm.subset_hook_caller(
-            "ollama_client_close",
-            remove_plugins=[p for n, p in self._pm.list_name_plugin() if n != name],
-        )(client=client)
 
     def prepare_request(self, client: OllamaClient, endpoint: str, body: dict[str, Any]) -> None:
         if self.has_prepare_hook:
@@ -449,12 +680,8 @@ class PluginManager:
         self._pm.hook.ollama_error(request=request, error=error)
 
     def stream_chunk(self, request: Request, chunk: dict[str, Any]) -> dict[str, Any]:
-        """Run the chunk transforms in turn; each sees the previous one's result."""
-        for function, argnames in self._chunk_impls:
-            args = [request if a == "request" else chunk for a in argnames]
-            replacement: Any = function(*args)
-            if replacement is not None:
-                chunk = replacement
+        """Run the chunk hook; the implementations change ``chunk`` in place."""
+        self._chunk_hook(request=request, chunk=chunk)
         return chunk
 
     def event(self, client: OllamaClient, event: Event) -> None:

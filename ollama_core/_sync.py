@@ -25,7 +25,7 @@ import threading
 import warnings
 import weakref
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from ._client import OllamaClient, TimeoutArg
 from ._clock import Clock
@@ -33,7 +33,8 @@ from ._events import Event
 from ._exceptions import ClientClosedError
 from ._models import Timeouts
 from ._ndjson import DEFAULT_MAX_LINE_LENGTH
-from ._transport import DEFAULT_MAX_BODY_SIZE
+from ._attempt import DEFAULT_MAX_BODY_SIZE
+from ._transports import Transport
 from ._plugin_manager import PluginManager, PluginSpec
 from ._stream import Stream, StreamMetrics, StreamState
 from ._types import (
@@ -56,6 +57,8 @@ from ._upstreams import UpstreamRegistry
 __all__ = ["SyncOllamaClient", "SyncStream"]
 
 T = TypeVar("T")
+P = TypeVar("P")
+E = TypeVar("E", bound=Event)
 
 
 # Bounds of a close: the async client's own aclose() waits at most 5 s for calls to unwind,
@@ -339,7 +342,8 @@ class SyncOllamaClient:
                  max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
                  max_body_size: int = DEFAULT_MAX_BODY_SIZE,
                  pause_timeout: float | None = None, ssl: Any = None,
-                 trust_env: bool = False, stream_on_wire: bool = True) -> None:
+                 trust_env: bool = False, stream_on_wire: bool = True,
+                 transport: Transport | None = None) -> None:
         self._portal: _Portal | None = None
         portal = _Portal()
         try:
@@ -349,7 +353,7 @@ class SyncOllamaClient:
                 headers=headers, api_key=api_key, clock=clock, max_connections=max_connections,
                 max_line_length=max_line_length, max_body_size=max_body_size,
                 pause_timeout=pause_timeout, ssl=ssl, trust_env=trust_env,
-                stream_on_wire=stream_on_wire))
+                stream_on_wire=stream_on_wire, transport=transport))
         except BaseException:
             portal.close()
             raise
@@ -442,7 +446,13 @@ class SyncOllamaClient:
     def clock(self) -> Clock:
         return self._async.clock
 
-    def plugin(self, name: str) -> Any:
+    @overload
+    def plugin(self, name: str) -> Any: ...
+
+    @overload
+    def plugin(self, name: type[P]) -> P: ...
+
+    def plugin(self, name: str | type[Any]) -> Any:
         return self._async.plugin(name)
 
     def plugin_config(self, name: str) -> dict[str, Any]:
@@ -472,6 +482,17 @@ class SyncOllamaClient:
 
     def emit(self, event: Event) -> None:
         self._portal_call(lambda: self._async.emit(event))
+
+    @overload
+    def on_event(self, callback: Callable[[Event], object]) -> Callable[[], None]: ...
+
+    @overload
+    def on_event(self, callback: Callable[[E], object], *kinds: type[E]) -> Callable[[], None]: ...
+
+    def on_event(self, callback: Callable[[Any], object],
+                 *kinds: type[Event]) -> Callable[[], None]:
+        """:meth:`OllamaClient.on_event`; callbacks run in the client's loop thread."""
+        return self._async.on_event(callback, *kinds)
 
     def _portal_call(self, fn: Callable[[], T]) -> T:
         portal = self._portal

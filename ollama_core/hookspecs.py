@@ -1,35 +1,54 @@
 """The plugin hooks of ollama-core, in the order a client's life calls them.
 
-Every hook is synchronous (pluggy has no async hooks): an ``async def`` implementation
-would return an un-awaited coroutine. Asynchronous per-call behaviour belongs in a
-middleware returned from :func:`ollama_middlewares`; long-running background work belongs
-in a coroutine function returned from :func:`ollama_background_tasks`.
+Every hook is called through pluggy, so ``tryfirst``/``trylast``, ``wrapper=True`` (and
+the older ``hookwrapper=True``) implementations and implementations that accept any subset
+of a hook's arguments work on every hook. Each client has its own plugin manager, so a
+plugin object registered with one client never sees another's calls. The README's "Hook
+reference" documents each hook with its exact signature; a test fails when a hook here is
+missing from it, and ``tests/core/test_hook_contract.py`` runs every hook listed here
+through wrappers, subset implementations and ordering.
 
-Implementations may accept any subset of a hook's arguments. Each client has its own
-plugin manager, so a plugin object registered with one client never sees another's calls.
-The README's "Hook reference" documents each hook with its exact signature; a test fails
-when a hook here is missing from it.
+How the hooks are called. pluggy's hooks are synchronous; two are *awaited*
+(:data:`AWAITED_HOOKS`): ``ollama_client_open`` and ``ollama_client_aclose`` may be
+``async def``, and what they return is awaited by the client. Per-call asynchronous
+behaviour belongs in a middleware (:func:`ollama_middlewares`), long-running work in a
+coroutine function returned from :func:`ollama_background_tasks`.
+
+- *Per-call hooks* (``ollama_prepare_request``, ``ollama_request``, ``ollama_response``,
+  ``ollama_stream_chunk``, ``ollama_error``, ``ollama_event``) and ``ollama_middlewares``
+  are one pluggy call each: every plugin's implementations, in pluggy's order (``tryfirst``
+  first, then the last registered first, ``trylast`` last); a wrapper wraps them all.
+- *Lifecycle hooks* (:data:`LIFECYCLE_HOOKS`: ``ollama_client_setup``,
+  ``ollama_client_open``, ``ollama_background_tasks``, ``ollama_client_aclose``,
+  ``ollama_client_close``) are called plugin by plugin, one pluggy call per plugin, so the
+  client knows which plugin set up, opened or owns what (``remove_plugin`` stops exactly
+  that plugin's tasks, a failed open closes exactly those already opened). Setting up and
+  opening go in registration order, closing in the reverse order; a plugin whose
+  implementation is ``tryfirst`` goes before the others, ``trylast`` after them. A
+  wrapper wraps its own plugin's implementations of that hook.
 
 When an implementation raises. Every implementation is guarded on its own when its plugin
 is registered (``PluginManager._guard`` replaces each ``HookImpl.function``; pluggy still
-makes the calls, so ordering, ``wrapper=True``/``hookwrapper=True`` implementations and
-subset-of-arguments implementations work as pluggy documents). There are two kinds of hook:
+makes the calls, so ordering, wrappers and subset-of-arguments implementations work as
+pluggy documents). There are two kinds of hook:
 
 - *Observers* (:data:`OBSERVER_HOOKS`: ``ollama_response``, ``ollama_error``,
-  ``ollama_event``, ``ollama_client_close``) only watch. An ``Exception`` from one is
-  logged on the ``"ollama_core.plugins"`` logger (level ERROR, with the plugin's name, the
-  hook and the traceback) and ignored: the other implementations still run and the call,
-  or the close, goes on exactly as if the observer had returned normally. An observer can
-  never change the outcome of a call.
+  ``ollama_event``, ``ollama_client_aclose``, ``ollama_client_close``) only watch. An
+  ``Exception`` from one is logged on the ``"ollama_core.plugins"`` logger (level ERROR,
+  with the plugin's name, the hook and the traceback) and ignored: the other
+  implementations still run and the call, or the close, goes on exactly as if the
+  observer had returned normally. An observer can never change the outcome of a call.
 - *Transforms and contributors* (every other hook: ``ollama_prepare_request``,
   ``ollama_request``, ``ollama_stream_chunk``, ``ollama_client_setup``,
-  ``ollama_middlewares``, ``ollama_background_tasks``) shape what is sent, what is
-  delivered or how the client is built, so going on without them would be wrong. An
-  ``OllamaError`` raised by one is deliberate (an ``InvalidRequestError`` from
-  ``ollama_prepare_request`` rejecting a body) and passes through unchanged; any other
-  ``Exception`` is a bug in the plugin and fails the operation (the call, the stream, the
-  client's construction or ``add_plugin``) with ``PluginHookError`` naming the plugin and
-  the hook, raised from the original.
+  ``ollama_client_open``, ``ollama_middlewares``, ``ollama_background_tasks``) shape what
+  is sent, what is delivered or how the client is built, so going on without them would
+  be wrong. An ``OllamaError`` raised by one is deliberate (an ``InvalidRequestError``
+  from ``ollama_prepare_request`` rejecting a body) and passes through unchanged; any
+  other ``Exception`` is a bug in the plugin and fails the operation (the call, the
+  stream, the client's construction or ``add_plugin``) with ``PluginHookError`` naming
+  the plugin and the hook, raised from the original. ``ollama_client_open`` turns every
+  ``Exception`` (an ``OllamaError`` too) into ``PluginHookError``: the client could not
+  open because of that plugin.
 
 A ``BaseException`` that is not an ``Exception`` (cancellation, ``KeyboardInterrupt``)
 always passes through. A wrapper implementation is guarded the same way in each of its
@@ -38,7 +57,7 @@ halves; an observer wrapper that fails is skipped, the result passing through un
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -49,13 +68,23 @@ if TYPE_CHECKING:
     from ._middleware import Middleware
     from ._models import Request, Response
 
-__all__ = ["OBSERVER_HOOKS", "PROJECT_NAME", "hookimpl", "hookspec"]
+__all__ = ["AWAITED_HOOKS", "LIFECYCLE_HOOKS", "OBSERVER_HOOKS", "PROJECT_NAME", "hookimpl",
+           "hookspec"]
 
 PROJECT_NAME = "ollama_core"
 
 #: The hooks that only observe: an exception from one is logged and ignored (see above).
 OBSERVER_HOOKS: frozenset[str] = frozenset(
-    {"ollama_response", "ollama_error", "ollama_event", "ollama_client_close"})
+    {"ollama_response", "ollama_error", "ollama_event", "ollama_client_aclose",
+     "ollama_client_close"})
+
+#: The hooks whose implementations may be ``async def``: what they return is awaited.
+AWAITED_HOOKS: frozenset[str] = frozenset({"ollama_client_open", "ollama_client_aclose"})
+
+#: The hooks called plugin by plugin (in registration order, closing in reverse).
+LIFECYCLE_HOOKS: frozenset[str] = frozenset(
+    {"ollama_client_setup", "ollama_client_open", "ollama_background_tasks",
+     "ollama_client_aclose", "ollama_client_close"})
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 #: Marker for hook implementations: ``@ollama_core.hookimpl``.
@@ -63,7 +92,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 # --------------------------------------------------------------------------------------
-# Setup: called when a client is built, when its plugins change, and when it opens/closes
+# Lifecycle: called when a client is built, when its plugins change, when it opens/closes
 # --------------------------------------------------------------------------------------
 
 
@@ -90,12 +119,29 @@ def ollama_middlewares(client: OllamaClient) -> list[Middleware] | None:
 
 
 @hookspec
+def ollama_client_open(client: OllamaClient) -> Awaitable[None] | None:
+    """Open what the plugin needs for the client's life (a connection pool, an exporter).
+    May be ``async def``: the client awaits it. Called when the client opens (``async
+    with client``, or its first call or stream), inside its event loop, plugin by plugin
+    in registration order; for a plugin added to an open client, before the next call
+    goes out. Calls wait until every plugin is open. If one fails, the plugins this
+    opening already opened are closed (``ollama_client_aclose``, in reverse order) and
+    the call (or ``async with``) fails with ``PluginHookError`` naming the plugin; the
+    client stays usable and the next call tries to open again. A plugin whose open failed
+    is not closed. Background tasks start after every plugin is open.
+
+    :param client: the client being opened.
+    """
+
+
+@hookspec
 def ollama_background_tasks(
     client: OllamaClient,
 ) -> list[Callable[[], Coroutine[Any, Any, None]]] | None:
     """Contribute long-running coroutines (health probes, cache sweeps). Called when the
-    client first opens inside its event loop; each returned coroutine function is started
-    as a task and cancelled (and awaited) when the client closes.
+    client opens, inside its event loop, after ``ollama_client_open``; each returned
+    coroutine function is started as a task owned by the plugin, and cancelled (and
+    awaited) when the client closes or the plugin is removed.
 
     :param client: the client being opened.
     :return: zero-argument coroutine functions, or ``None``.
@@ -103,10 +149,25 @@ def ollama_background_tasks(
 
 
 @hookspec
+def ollama_client_aclose(client: OllamaClient) -> Awaitable[None] | None:
+    """Close what ``ollama_client_open`` opened. May be ``async def``: the client awaits
+    it. Called once per opened plugin, in the reverse order of opening, after the
+    background tasks stopped and before ``ollama_client_close``: by ``aclose()``, by
+    ``remove_plugin`` for that plugin, and when a later plugin fails to open. An observer:
+    an exception from it is logged and the other plugins are still closed; one that takes
+    longer than 5 seconds is logged and left behind, so closing never hangs.
+
+    :param client: the closing client.
+    """
+
+
+@hookspec
 def ollama_client_close(client: OllamaClient) -> None:
-    """Called when the client closes, after background tasks stopped and before the HTTP
-    session is closed. Release anything the plugin holds. An observer: an exception from
-    it is logged and the other plugins are still told, and the session still closed.
+    """Called when the client closes (and by ``remove_plugin`` for that plugin), after
+    ``ollama_client_aclose``, before the HTTP session is closed: the synchronous
+    counterpart of ``ollama_client_setup``, called even when the client was never opened.
+    Release anything the plugin holds that needs no awaiting. An observer: an exception
+    from it is logged and the other plugins are still told, and the session still closed.
 
     :param client: the closing client.
     """
@@ -160,19 +221,22 @@ def ollama_response(request: Request, response: Response) -> None:
 
 
 @hookspec
-def ollama_stream_chunk(request: Request, chunk: dict[str, Any]) -> dict[str, Any] | None:
+def ollama_stream_chunk(request: Request, chunk: dict[str, Any]) -> None:
     """Called for every parsed line of a stream, before it is turned into a typed chunk
-    and handed to the caller. Return a ``dict`` to replace the chunk, or ``None`` to keep
-    it. Implementations are chained: each receives the chunk as the previous one left it
-    (in pluggy's call order). When no plugin implements this hook the client skips it
-    entirely, so it costs nothing per chunk. A transform: an exception that is not an
-    ``OllamaError`` fails the stream with ``PluginHookError``. Not called for the lines of
-    a non-streaming call sent as a stream: its caller gets one folded answer, as with
-    ``"stream": false``.
+    and handed to the caller. Change ``chunk`` in place (``chunk["response"] = ...``; to
+    replace it whole, ``chunk.clear()`` then ``chunk.update(new)``): every implementation
+    gets the same dict, so each sees what the ones called before it did (pluggy's order:
+    ``tryfirst`` first, then the last registered first). The return value is ignored. A
+    ``wrapper=True`` implementation sees the chunk before the others (before its
+    ``yield``) and as they left it (after). (Returning a new ``dict`` was the contract
+    before: such a dict is still copied into the chunk, with a ``DeprecationWarning``.)
+    When no plugin implements this hook the client skips it entirely, so it costs nothing
+    per chunk. A transform: an exception that is not an ``OllamaError`` fails the stream
+    with ``PluginHookError``. Not called for the lines of a non-streaming call sent as a
+    stream: its caller gets one folded answer, as with ``"stream": false``.
 
     :param request: the streaming request.
-    :param chunk: the decoded JSON line.
-    :return: a replacement chunk, or ``None``.
+    :param chunk: the decoded JSON line, to change in place.
     """
 
 

@@ -11,7 +11,8 @@ here instead:
   ``client.clock`` (the reading taken when the listener saw the circuit open), then
   ``breaker.half_open()`` is called; ``call()`` is never used while the circuit is open.
 - admission: half-open admits ``half_open_max_calls`` probes at a time (pybreaker lets
-  every caller through).
+  every caller through); the verdict and the probe leases live in the plugin's breaker
+  store (``store``), to which every transition is published.
 - attribution: every transition starts a new *generation*; an outcome is recorded only if
   it belongs to the current generation, so a slow call admitted while closed cannot close
   (or reopen) a circuit that has since opened and gone half-open.
@@ -36,7 +37,7 @@ from ollama_core import (
 )
 
 if TYPE_CHECKING:
-    from ._settings import Settings
+    from ._config import CircuitBreakerConfig as Settings
 
 __all__ = ["Circuit", "Outcome", "STATE_NAMES", "classify"]
 
@@ -113,11 +114,12 @@ class Circuit:
     """The breaker of one ``(upstream, endpoint)`` key and its asyncio-side bookkeeping."""
 
     __slots__ = ("key", "upstream", "endpoint", "breaker", "opened_at", "open_for",
-                 "generation", "probes", "trips", "_settings", "_now", "_notify")
+                 "generation", "trips", "following", "closed", "_settings", "_now",
+                 "_notify")
 
     def __init__(self, upstream: str, endpoint: str, settings: Settings,
                  now: Callable[[], float],
-                 notify: Callable[[Circuit, str, str], None]) -> None:
+                 notify: Callable[[Circuit, str | None, str], None]) -> None:
         self.key = f"{upstream} {endpoint}"
         self.upstream = upstream
         self.endpoint = endpoint
@@ -127,8 +129,12 @@ class Circuit:
         self.opened_at = 0.0
         self.open_for = settings.reset_timeout
         self.generation = 0
-        self.probes = 0
         self.trips = 0
+        #: True while the circuit follows its store's verdict (a transition the store
+        #: already knows about, which is not published back).
+        self.following = False
+        #: Whether pybreaker's state is closed (kept here: read on every call).
+        self.closed = True
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=settings.fail_max, reset_timeout=settings.reset_timeout,
             success_threshold=settings.success_threshold, name=self.key,
@@ -160,36 +166,29 @@ class Circuit:
     def on_state_change(self, old: str | None, new: str) -> None:
         """pybreaker changed state (its listener calls this, synchronously)."""
         self.generation += 1
-        self.probes = 0
+        self.closed = new == pybreaker.STATE_CLOSED
         if new == pybreaker.STATE_OPEN:
             self.opened_at = self._now()
             self.trips += 1
             s = self._settings
             # Each consecutive trip without closing in between waits longer (capped), so a
             # server that keeps failing its probes is probed less and less often.
-            self.open_for = min(s.max_reset_timeout,
+            self.open_for = min(s.longest_open,
                                 s.reset_timeout * s.reset_timeout_multiplier ** (self.trips - 1))
             self.breaker.reset_timeout = self.open_for
         elif new == pybreaker.STATE_CLOSED:
             self.trips = 0
             self.open_for = self._settings.reset_timeout
             self.breaker.reset_timeout = self.open_for
-        if old != new:
-            self._notify(self, STATE_NAMES[old] if old is not None else "closed",
-                         STATE_NAMES[new])
+        self._notify(self, old, new)
 
     # -- outcomes ------------------------------------------------------------------------
 
-    def record(self, generation: int, probe: bool, error: BaseException | None) -> None:
-        """Feed one attempt's outcome to pybreaker, if it still concerns the current state.
-
-        A probe's permit is returned whatever the outcome (a cancelled probe frees its
-        place without closing or opening the circuit).
-        """
+    def record(self, generation: int, error: BaseException | None) -> None:
+        """Feed one attempt's outcome to pybreaker, if it still concerns the current state
+        (a probe's lease is the store's business: the plugin gives it back first)."""
         if generation != self.generation:
-            return  # the state changed meanwhile; the permit (if any) was reset with it
-        if probe:
-            self.probes -= 1
+            return  # the state changed meanwhile
         outcome = classify(error)
         if outcome is Outcome.NEUTRAL:
             return
@@ -211,5 +210,4 @@ class Circuit:
             pass
 
     def __repr__(self) -> str:
-        return (f"Circuit({self.key!r}, {self.state}, failures={self.breaker.fail_counter}, "
-                f"probes={self.probes})")
+        return f"Circuit({self.key!r}, {self.state}, failures={self.breaker.fail_counter})"

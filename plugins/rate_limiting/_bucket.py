@@ -51,12 +51,14 @@ _EPS = 1e-9
 
 
 class Rejected(Exception):
-    """Internal: a wait would exceed (or exceeded) ``max_wait``. ``retry_after`` is the
-    wait that would have been needed when it is known, else ``None``."""
+    """A wait would exceed (or exceeded) ``max_wait``. ``retry_after`` is the wait that
+    would have been needed when it is known, else ``None``; ``waited`` is how long the
+    call waited before it was refused (seconds)."""
 
-    def __init__(self, retry_after: float | None) -> None:
+    def __init__(self, retry_after: float | None, waited: float = 0.0) -> None:
         super().__init__(retry_after)
         self.retry_after = retry_after
+        self.waited = waited
 
 
 class TokenBucket:

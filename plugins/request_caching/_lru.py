@@ -129,6 +129,11 @@ class LRUCache:
         self.max_bytes = max_bytes
         self._shrink()
 
+    def discard(self, key: bytes) -> None:
+        """Forget ``key`` if it is stored."""
+        if key in self._data:
+            self._remove(key)
+
     def clear(self) -> None:
         self._data.clear()
         self._expiry.clear()

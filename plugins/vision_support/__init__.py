@@ -1,127 +1,23 @@
-"""Vision support: images given as paths, bytes, file objects or base64, checked and sent
-as the plain base64 the Ollama API expects.
+"""The ``vision_support`` plugin: images given as paths, bytes, file objects or base64,
+checked and sent as the plain base64 the Ollama API expects.
 
-With the ``vision_support`` plugin enabled, every image of a ``chat`` message
-(``messages[i].images``) and of a ``generate`` request (``images``) goes through
-:func:`encode_image` before the request is validated::
-
-    async with OllamaClient(plugins=["vision_support"]) as client:
-        reply = await client.chat({"model": "llava", "messages": [
-            {"role": "user", "content": "What is this?", "images": [Path("cat.png")]}]})
-
-A missing file, a non-image, an unsupported format or an oversized image is an
-``InvalidRequestError`` whose ``field`` names the image (``messages.0.images.1``), raised
-before anything is sent. :func:`supports_vision` asks the server whether a model takes
-images at all; it is a separate, explicit call (nothing is checked behind your back).
-
-Configuration (``plugin_config={"vision_support": {...}}``):
-
-``max_bytes``
-    the largest accepted image in decoded bytes, an integer > 0 (default 20 MiB).
-``formats``
-    the accepted formats, a list drawn from ``png``, ``jpeg`` (or ``jpg``), ``gif``,
-    ``webp``, ``bmp`` (default: all five).
+How it works is described in :mod:`ollama_plugins.vision_support._plugin`; the settings are
+declared in :class:`~ollama_plugins.vision_support._config.VisionSupportConfig`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
-
-from ollama_core import InvalidConfigError, OllamaClient, hookimpl
-
+from ._config import VisionSupportConfig
 from ._images import DEFAULT_MAX_BYTES, FORMATS, ImageInput, detect_format, encode_image
+from ._plugin import VisionSupportPlugin, supports_vision
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "FORMATS",
     "ImageInput",
+    "VisionSupportConfig",
     "VisionSupportPlugin",
     "detect_format",
     "encode_image",
     "supports_vision",
 ]
-
-_KEYS = ("formats", "max_bytes")
-_ALIASES = {"jpg": "jpeg"}
-
-
-async def supports_vision(client: OllamaClient, model: str) -> bool:
-    """Whether ``model`` takes images: ``"vision"`` is among the capabilities the server
-    reports for it (``POST /api/show``). Errors of that call (e.g. ``NotFoundError`` for
-    an unknown model) propagate. With ``SyncOllamaClient``, test
-    ``"vision" in (client.model_info(model).capabilities or [])`` directly."""
-    info = await client.model_info(model)
-    return "vision" in (info.capabilities or ())
-
-
-def _formats(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str) or not isinstance(value, Sequence | set | frozenset) \
-            or not value:
-        raise InvalidConfigError(
-            f"vision_support: 'formats' must be a non-empty list drawn from "
-            f"{', '.join(FORMATS)}, got {value!r}")
-    chosen: set[str] = set()
-    for item in value:
-        name = _ALIASES.get(item, item) if isinstance(item, str) else item
-        if name not in FORMATS:
-            raise InvalidConfigError(
-                f"vision_support: 'formats': unknown format {item!r} "
-                f"(known: {', '.join(FORMATS)})")
-        chosen.add(name)
-    return tuple(f for f in FORMATS if f in chosen)
-
-
-class VisionSupportPlugin:
-    """The ``vision_support`` plugin: encodes and checks request images in
-    ``ollama_prepare_request``. See the module docstring for the configuration.
-
-    Raises:
-        InvalidConfigError: a key is unknown or has a bad value (the message names it).
-    """
-
-    name: ClassVar[str] = "vision_support"
-
-    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
-        config = dict(config or {})
-        unknown = sorted(set(config) - set(_KEYS))
-        if unknown:
-            raise InvalidConfigError(
-                f"vision_support: unknown config key {unknown[0]!r} (known: {', '.join(_KEYS)})")
-        max_bytes = config.get("max_bytes", DEFAULT_MAX_BYTES)
-        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
-            raise InvalidConfigError(
-                f"vision_support: 'max_bytes' must be an integer > 0, got {max_bytes!r}")
-        #: The largest accepted image, in decoded bytes.
-        self.max_bytes: int = max_bytes
-        #: The accepted formats.
-        self.formats: tuple[str, ...] = _formats(config.get("formats", FORMATS))
-
-    def encode(self, image: ImageInput, label: str = "image") -> str:
-        """:func:`encode_image` with this plugin's ``max_bytes`` and ``formats``."""
-        return encode_image(image, max_bytes=self.max_bytes, label=label,
-                            formats=self.formats)
-
-    async def supports_vision(self, client: OllamaClient, model: str) -> bool:
-        """:func:`supports_vision` (the module function)."""
-        return await supports_vision(client, model)
-
-    def _encode_list(self, images: Any, label: str) -> Any:
-        if not isinstance(images, (list, tuple)):
-            return images  # not a list: validation reports it with the right message
-        # A new list: the body's list may still be shared with the caller's objects.
-        return [self.encode(image, f"{label}.{i}") for i, image in enumerate(images)]
-
-    @hookimpl
-    def ollama_prepare_request(self, endpoint: str, body: dict[str, Any]) -> None:
-        """Encode ``messages[i].images`` of chat and ``images`` of generate requests."""
-        if endpoint == "chat":
-            messages = body.get("messages")
-            if not isinstance(messages, list):
-                return
-            for i, message in enumerate(messages):
-                if isinstance(message, dict) and message.get("images") is not None:
-                    message["images"] = self._encode_list(message["images"],
-                                                          f"messages.{i}.images")
-        elif endpoint == "generate" and body.get("images") is not None:
-            body["images"] = self._encode_list(body["images"], "images")

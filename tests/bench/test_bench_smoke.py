@@ -29,6 +29,7 @@ def test_quick_run_exits_0_and_prints_the_tables(tmp_path: Path) -> None:
     for scenario in "abcdef":
         assert f"({scenario}) " in text
     assert "Targets" in text
+    assert "client construction with every built-in plugin: " in text
     data = json.loads(out.read_text())
     assert sorted(data["scenarios"]) == list("abcdef")
 

@@ -29,7 +29,8 @@ from ollama_core import (
     TransportError,
     parse_retry_after,
 )
-from ollama_core._exceptions import map_aiohttp_errors, response_error_for
+from ollama_core._exceptions import response_error_for
+from ollama_core._transports.aiohttp import map_aiohttp_errors
 
 
 def test_every_public_error_is_in_the_documented_tree() -> None:

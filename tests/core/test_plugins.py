@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from ollama_core import (
+    BUILTIN_PLUGINS,
     ChatRequest,
     Event,
     GenerateRequest,
@@ -40,6 +41,11 @@ HELLO = [{"role": "user", "content": "hi"}]
 async def emu() -> AsyncIterator[OllamaEmulator]:
     async with OllamaEmulator() as emulator:
         yield emulator
+
+
+def chunk_hooked(client: OllamaClient) -> bool:
+    """Whether the transport will call the chunk hook (read afresh each time)."""
+    return client.plugin_manager.has_chunk_hook
 
 
 class Recorder:
@@ -85,9 +91,8 @@ class Recorder:
         self.calls.append(("response", request.path, response.status))
 
     @hookimpl
-    def ollama_stream_chunk(self, request: Request, chunk: dict[str, Any]) -> dict[str, Any]:
+    def ollama_stream_chunk(self, request: Request, chunk: dict[str, Any]) -> None:
         self.calls.append(("chunk", request.path))
-        return chunk
 
     @hookimpl
     def ollama_error(self, request: Request, error: BaseException) -> None:
@@ -108,6 +113,49 @@ def test_builtin_plugins_are_registered_as_entry_points() -> None:
     assert set(available_plugins()) >= {
         "retry", "circuit_breaker", "rate_limiting", "failover", "health_checks",
         "request_caching", "tool_calling", "vision_support"}
+
+
+def test_entry_points_are_read_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ollama_core import _plugin_manager
+
+    scans = []
+    real = importlib.metadata.entry_points
+
+    def counting(**kwargs: Any) -> Any:
+        scans.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", counting)
+    available_plugins(refresh=True)
+    for _ in range(3):
+        OllamaClient("http://127.0.0.1:9", plugins="full")
+    assert len(scans) == 1
+    assert "retry" in available_plugins(refresh=True) and len(scans) == 2
+    monkeypatch.undo()
+    _plugin_manager.available_plugins(refresh=True)
+
+
+def test_builtin_plugins_resolve_without_entry_point_metadata(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda **kwargs: [])
+    try:
+        assert set(available_plugins(refresh=True)) == set(BUILTIN_PLUGINS)
+        client = OllamaClient("http://127.0.0.1:9", plugins="full")
+        assert client.plugins == list(BUILTIN_PLUGINS)
+        assert type(client.plugin("retry")).__name__ == "RetryPlugin"
+    finally:
+        monkeypatch.undo()
+        available_plugins(refresh=True)
+
+
+def test_the_builtin_fallback_map_matches_the_entry_points() -> None:
+    import tomllib
+
+    from ollama_core._plugin_manager import BUILTIN_TARGETS
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "entry-points"]["ollama_core.plugins"]
+    assert BUILTIN_TARGETS == declared
 
 
 def test_no_plugins_by_default_and_no_import_of_plugin_packages() -> None:
@@ -233,6 +281,47 @@ async def test_hook_ollama_background_tasks(emu: OllamaEmulator) -> None:
     assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
 
 
+async def test_hook_ollama_client_open(emu: OllamaEmulator) -> None:
+    class Pool:
+        name = "pool"
+        opened_with: OllamaClient | None = None
+
+        @hookimpl
+        async def ollama_client_open(self, client: OllamaClient) -> None:
+            await asyncio.sleep(0)
+            self.opened_with = client
+
+    pool = Pool()
+    client = OllamaClient(emu.url, plugins=[pool])
+    assert pool.opened_with is None  # not before the client is used
+    async with client:
+        assert pool.opened_with is client
+
+
+async def test_hook_ollama_client_aclose(emu: OllamaEmulator) -> None:
+    order: list[str] = []
+
+    class Pool:
+        name = "pool"
+
+        @hookimpl
+        async def ollama_client_aclose(self) -> None:
+            await asyncio.sleep(0)
+            order.append("aclose")
+
+        @hookimpl
+        def ollama_client_close(self) -> None:
+            order.append("close")
+
+    async with OllamaClient(emu.url, plugins=[Pool()]):
+        pass
+    assert order == ["aclose", "close"]
+    # Never opened: only the synchronous close.
+    order.clear()
+    await OllamaClient(emu.url, plugins=[Pool()]).aclose()
+    assert order == ["close"]
+
+
 async def test_hook_ollama_client_close(emu: OllamaEmulator) -> None:
     rec = Recorder()
     async with OllamaClient(emu.url, plugins=[rec]):
@@ -283,8 +372,8 @@ async def test_hook_ollama_response(emu: OllamaEmulator) -> None:
 async def test_hook_ollama_stream_chunk(emu: OllamaEmulator) -> None:
     class Upper:
         @hookimpl
-        def ollama_stream_chunk(self, chunk: dict[str, Any]) -> dict[str, Any]:
-            return {**chunk, "response": chunk.get("response", "").upper()}
+        def ollama_stream_chunk(self, chunk: dict[str, Any]) -> None:
+            chunk["response"] = chunk.get("response", "").upper()
 
     rec = Recorder()
     async with OllamaClient(emu.url, plugins=[rec, Upper()]) as client:
@@ -297,11 +386,11 @@ async def test_hook_ollama_stream_chunk(emu: OllamaEmulator) -> None:
 async def test_no_chunk_hook_dispatch_without_an_implementation(emu: OllamaEmulator) -> None:
     rec = Recorder()
     async with OllamaClient(emu.url, plugins=[]) as client:
-        assert client.plugin_manager.has_chunk_hook is False
+        assert chunk_hooked(client) is False
         client.add_plugin(rec)
-        assert client.plugin_manager.has_chunk_hook is True
+        assert chunk_hooked(client) is True
         await client.remove_plugin("recorder")
-        assert client.plugin_manager.has_chunk_hook is False
+        assert chunk_hooked(client) is False
 
 
 async def test_hook_ollama_error(emu: OllamaEmulator) -> None:
@@ -333,6 +422,7 @@ def third_party_installed() -> None:
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                         str(ROOT / "examples" / "third_party_plugin")], check=True)
         importlib.invalidate_caches()
+        available_plugins(refresh=True)  # entry points are read once per process
     assert "request_log" in available_plugins()
 
 

@@ -171,7 +171,7 @@ EXPECTED: dict[str, list[str]] = {
         "X-Request-Source='dynamic_config.py', Authorization=Bearer *** (the key set above: True)",
         '200  retry',
         'one 503 absorbed',
-        'rejected: retry: max_attempts',
+        "rejected: plugin 'retry': max_attempts",
         '503 raised: no retry',
         "plugins now: ['event_printer']",
     ],

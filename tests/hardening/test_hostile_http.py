@@ -33,7 +33,7 @@ from ollama_core import (
     Timeouts,
     TransportError,
 )
-from ollama_core._exceptions import map_aiohttp_errors
+from ollama_core._transports.aiohttp import map_aiohttp_errors
 from tests.hostile import STREAM_HEAD, Conn, HostileServer, chunked, http_response, open_sockets
 
 TAGS = http_response(200, {"models": []})

@@ -417,7 +417,7 @@ def test_cli_output_never_shows_the_password() -> None:
          None, 1, "all 3 endpoints failed"),
         (["--host", f"http://127.0.0.1:{port}", "--plugins", "failover", "--config",
           'failover.endpoints=[{"url": "http://127.0.0.1:1", "api_key": "Sup3rZecret\\n"}]',
-          "list"], None, 2, "api_key contains a line feed"),
+          "list"], None, 2, "endpoints[0].api_key: contains a line feed"),
     ]
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda r: _cli(r[0], r[1]), runs))

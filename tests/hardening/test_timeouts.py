@@ -245,7 +245,7 @@ async def test_a_request_sent_again_does_not_keep_an_earlier_deadline() -> None:
             request = Request("POST", "/api/generate", "generate",
                               json={"model": "m", "prompt": "x", "stream": True})
             # What an earlier send with a deadline left behind, long past now.
-            request.extensions["deadline_at"] = asyncio.get_running_loop().time() - 1
+            request.deadline_at = asyncio.get_running_loop().time() - 1
             response = await client.send(request)
     assert response.body["response"] == "a"
 

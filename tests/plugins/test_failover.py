@@ -19,10 +19,12 @@ from ollama_core import (
     CircuitOpenError,
     ConnectError,
     Event,
+    FailedOver,
     FakeClock,
     Handler,
     InvalidConfigError,
     OllamaClient,
+    RateLimitExceededError,
     ReadError,
     Request,
     Response,
@@ -548,3 +550,135 @@ async def test_1000_calls_survive_the_primary_stopping_and_return_to_it(
             await client.list_models()
         assert [primary.hits("/api/tags"), secondary.hits("/api/tags")] == [
             before[0] + 20, before[1]]
+
+
+# -- limiter refusals --------------------------------------------------------------------
+
+
+def limited_client(emus: Sequence[OllamaEmulator], clock: FakeClock, log: EventLog,
+                   *, per_upstream: bool = True, extra: Sequence[Any] = ()) -> OllamaClient:
+    """Failover over ``emus`` with a limiter of one call per second (no waiting)."""
+    return OllamaClient(
+        emus[0].url, clock=clock, plugins=[*extra, "failover", "rate_limiting", log],
+        plugin_config={
+            "failover": {"endpoints": [e.url for e in emus], "cooldown": COOLDOWN},
+            "rate_limiting": {"rate": 1, "burst": 1, "max_wait": 0,
+                              "per_upstream": per_upstream}})
+
+
+async def test_limiter_refusal_per_upstream_moves_the_call_to_the_idle_server(
+        emus: list[OllamaEmulator], fake_clock: FakeClock) -> None:
+    a, b, _ = emus
+    log = EventLog()
+    async with limited_client([a, b], fake_clock, log, extra=["retry"]) as client:
+        fo = plugin(client)
+        await client.list_models()  # a's token
+        await client.list_models()  # a's bucket refuses: b has its own
+        assert tags_hits(a, b) == [1, 1]
+        [event] = log.named("failover")
+        assert event["from"] == a.url and event["to"] == b.url
+        assert event["cause"].startswith("RateLimitExceededError: ")
+        # A busy client is no sign of a sick server: a stays in rotation, no failure.
+        primary = client.upstreams.primary
+        assert primary.down_until is None and primary.failures == 0
+        assert fo.active().display == a.url and fo.failovers == 1
+
+        # Both buckets empty: nothing is sent anywhere, and retry does not retry it.
+        with pytest.raises(RateLimitExceededError) as info:
+            await client.list_models()
+        assert info.value.retry_after == 1.0 and info.value.upstream in (a.url, b.url)
+        assert tags_hits(a, b) == [1, 1] and log.named("retry") == []
+        assert [u.failures for u in client.upstreams] == [0, 0]
+
+        fake_clock.advance(1.0)  # a's token is back: priority returns to it
+        await client.list_models()
+        assert tags_hits(a, b) == [2, 1]
+
+
+async def test_when_every_bucket_refuses_the_refusal_freeing_first_is_raised(
+        emus: list[OllamaEmulator], fake_clock: FakeClock) -> None:
+    a, b, _ = emus
+    async with limited_client([a, b], fake_clock, EventLog()) as client:
+        await client.list_models()  # a, at START
+        fake_clock.advance(0.5)
+        await client.list_models()  # b, half a second later
+        with pytest.raises(RateLimitExceededError) as info:
+            await client.list_models()
+        assert (info.value.upstream, info.value.retry_after) == (a.url, 0.5)
+        assert info.value.__cause__ is None
+
+
+async def test_limiter_refusal_moves_even_a_non_idempotent_call(
+        emus: list[OllamaEmulator], fake_clock: FakeClock) -> None:
+    a, b, _ = emus
+    async with limited_client([a, b], fake_clock, EventLog()) as client:
+        await client.copy_model("llama3.2:latest", "copy-1")
+        await client.copy_model("llama3.2:latest", "copy-2")  # refused on a: nothing sent
+        assert [a.hits("/api/copy"), b.hits("/api/copy")] == [1, 1]
+
+
+async def test_a_shared_limit_refusal_does_not_move(emus: list[OllamaEmulator],
+                                                    fake_clock: FakeClock) -> None:
+    a, b, _ = emus
+    log = EventLog()
+    async with limited_client([a, b], fake_clock, log, per_upstream=False) as client:
+        await client.list_models()
+        # The limit covers every server: b would refuse too, so the refusal is raised.
+        with pytest.raises(RateLimitExceededError) as info:
+            await client.list_models()
+        assert info.value.upstream is None
+        assert tags_hits(a, b) == [1, 0] and log.named("failover") == []
+        assert client.upstreams.primary.down_until is None
+
+
+async def test_a_refusal_and_a_server_failure_aggregate(emus: list[OllamaEmulator],
+                                                        fake_clock: FakeClock) -> None:
+    a, b, _ = emus
+    async with limited_client([a, b], fake_clock, EventLog()) as client:
+        await client.list_models()  # a's token
+        await b.stop()
+        with pytest.raises(AllEndpointsFailedError) as info:
+            await client.list_models()
+        assert [type(e) for e in info.value.failures.values()] == [
+            RateLimitExceededError, ConnectError]
+        a_up, b_up = client.upstreams
+        assert a_up.down_until is None and b_up.down_until == START + COOLDOWN
+
+
+# -- the plugin's shape ------------------------------------------------------------------
+
+
+async def test_failovers_are_typed_events_to_subscribe_to(emus: list[OllamaEmulator],
+                                                          fake_clock: FakeClock) -> None:
+    a, b, _ = emus
+    a.faults.add(path="/api/tags", status=503, times=1)
+    seen: list[FailedOver] = []
+    client = failover_client(emus[:2], fake_clock, EventLog())
+    client.on_event(seen.append, FailedOver)
+    async with client:
+        await client.list_models()
+        assert client.plugin(FailoverPlugin).failovers == 1
+    [event] = seen
+    assert (event.name, event.source, event.time) == ("failover", "failover", START)
+    assert (event.from_, event.to, event.endpoint) == (a.url, b.url, "tags")
+    assert event["from"] == a.url and event.cause.startswith("ServiceUnavailableError: ")
+
+
+def test_settings_are_declared_once_and_the_middleware_is_its_own_object() -> None:
+    import ast
+    import inspect
+
+    from ollama_plugins.failover import FailoverConfig, FailoverMiddleware, policy
+
+    fo = FailoverPlugin({"endpoints": ["http://a:1"], "cooldown": 5})
+    assert fo.config_class is FailoverConfig and fo.settings.cooldown == 5.0
+    assert fo.config == {"endpoints": ["http://a:1"], "policy": "priority", "cooldown": 5.0}
+    assert FailoverPlugin({}).settings == FailoverConfig()  # the declared defaults
+    assert isinstance(fo.middleware, FailoverMiddleware) and fo.middleware is not fo
+    # The middleware reads only public attributes of its plugin.
+    tree = ast.parse(inspect.getsource(policy))
+    private = [node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+               and node.attr.startswith("_") and not node.attr.startswith("__")
+               and (isinstance(node.value, ast.Name) and node.value.id == "plugin"
+                    or isinstance(node.value, ast.Attribute) and node.value.attr == "plugin")]
+    assert private == []

@@ -19,6 +19,7 @@ from ollama_core import (
     OllamaClient,
     OllamaError,
     Request,
+    UpstreamHealthChanged,
     hookimpl,
 )
 from ollama_core.emulator import OllamaEmulator
@@ -310,3 +311,38 @@ def test_defaults_and_live_reconfiguration() -> None:
     with pytest.raises(InvalidConfigError):
         client.configure_plugin("health_checks", {"path": "nope"})
     assert hc.path == "/api/version"
+
+
+async def test_verdicts_are_typed_events_to_subscribe_to(emulator: OllamaEmulator,
+                                                         clock: FakeClock) -> None:
+    seen: list[UpstreamHealthChanged] = []
+    client = health_client(emulator.url, clock, healthy_threshold=1)
+    client.on_event(seen.append, UpstreamHealthChanged)
+    async with client:
+        await client.plugin(HealthChecksPlugin).wait_for_rounds(1)
+    [event] = seen
+    assert (event.name, event.source, event.time) == ("upstream_health", "health_checks", 0.0)
+    assert (event.upstream, event.healthy, event.latency, event.error) == (
+        emulator.url, True, 0.0, None)
+
+
+def test_settings_are_declared_once_and_the_prober_is_its_own_object() -> None:
+    import ast
+    import inspect
+
+    from ollama_plugins.health_checks import HealthChecksConfig, HealthProber, policy
+
+    hc = HealthChecksPlugin({"timeout": 2})
+    assert hc.config_class is HealthChecksConfig and hc.settings.timeout == 2.0
+    assert hc.timeouts.connect == hc.timeouts.first_byte == hc.timeouts.idle == 2.0
+    assert HealthChecksPlugin({}).settings == HealthChecksConfig()  # the declared defaults
+    hc.reconfigure({"timeout": 3})
+    assert hc.timeouts.idle == 3.0
+    assert isinstance(hc.prober, HealthProber)
+    # The prober reads only public attributes of its plugin.
+    tree = ast.parse(inspect.getsource(policy))
+    private = [node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+               and node.attr.startswith("_") and not node.attr.startswith("__")
+               and (isinstance(node.value, ast.Name) and node.value.id == "plugin"
+                    or isinstance(node.value, ast.Attribute) and node.value.attr == "plugin")]
+    assert private == []

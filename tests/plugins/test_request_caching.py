@@ -458,7 +458,7 @@ def test_defaults() -> None:
     plugin = RequestCachingPlugin({})
     assert plugin.ttl == 300.0
     assert plugin.endpoints == {"embed", "embeddings", "show"}
-    assert (plugin._cache.max_entries, plugin._cache.max_bytes) == (1024, 64 * 1024 * 1024)
+    assert (plugin.max_entries, plugin.max_bytes) == (1024, 64 * 1024 * 1024)
 
 
 @pytest.mark.parametrize(("config", "named"), [

@@ -854,19 +854,19 @@ def test_plugin_config_tools(tools_module: str) -> None:
 
 
 @pytest.mark.parametrize(("config", "message"), [
-    ({"colour": 1}, "unknown config key 'colour'"),
-    ({"attach": "yes"}, "'attach' must be true or false"),
-    ({"timeout": 0}, "'timeout' must be a number of seconds > 0"),
-    ({"timeout": True}, "'timeout' must be a number of seconds > 0"),
-    ({"timeout": "5"}, "'timeout' must be a number of seconds > 0"),
-    ({"tools": "pkg:fn"}, "'tools' must be a list"),
-    ({"tools": [1]}, "'tools' must be a list"),
-    ({"tools": ["no_colon"]}, "'tools[0]': 'no_colon' is not of the form"),
-    ({"tools": ["no_such_module_xyz:f"]}, "'tools[0]': cannot import 'no_such_module_xyz'"),
-    ({"tools": ["{mod}:shout", "{mod}:missing"]}, "'tools[1]': 'my_tools_for_tests' has no "
+    ({"colour": 1}, "unknown key 'colour' (known: attach, timeout, tools)"),
+    ({"attach": "yes"}, "attach: must be true or false, got 'yes'"),
+    ({"timeout": 0}, "timeout: must be greater than 0, got 0"),
+    ({"timeout": True}, "timeout: must be a number or null, got True"),
+    ({"timeout": "5"}, "timeout: must be a number or null, got '5'"),
+    ({"tools": "pkg:fn"}, "tools: must be a list"),
+    ({"tools": [1]}, "tools[0]: must be a string, got 1"),
+    ({"tools": ["no_colon"]}, "tools[0]: 'no_colon' is not of the form"),
+    ({"tools": ["no_such_module_xyz:f"]}, "tools[0]: cannot import 'no_such_module_xyz'"),
+    ({"tools": ["{mod}:shout", "{mod}:missing"]}, "tools[1]: 'my_tools_for_tests' has no "
                                                   "attribute 'missing'"),
-    ({"tools": ["{mod}:NOT_CALLABLE"]}, "'tools[0]': '{mod}:NOT_CALLABLE' is a int"),
-    ({"tools": ["{mod}:untyped_bytes"]}, "'tools': '{mod}:untyped_bytes': tool 'untyped_bytes'"),
+    ({"tools": ["{mod}:NOT_CALLABLE"]}, "tools[0]: '{mod}:NOT_CALLABLE' is a int"),
+    ({"tools": ["{mod}:untyped_bytes"]}, "tools: '{mod}:untyped_bytes': tool 'untyped_bytes'"),
 ], ids=["unknown key", "attach", "timeout zero", "timeout bool", "timeout str", "tools str",
         "tools items", "tools form", "tools import", "tools attribute", "tools callable",
         "tools schema"])
@@ -874,7 +874,7 @@ def test_plugin_config_errors(config: dict[str, Any], message: str, tools_module
     if "tools" in config and isinstance(config["tools"], list):
         config = {"tools": [t.format(mod=tools_module) if isinstance(t, str) else t
                             for t in config["tools"]]}
-    with pytest.raises(InvalidConfigError, match="^tool_calling: ") as info:
+    with pytest.raises(InvalidConfigError, match="^plugin 'tool_calling': ") as info:
         ToolCallingPlugin(config)
     assert message.format(mod=tools_module) in str(info.value)
 
@@ -884,7 +884,7 @@ def test_reconfigure_keeps_code_tools_and_swaps_config_tools(tools_module: str) 
     plugin.register(_sync_add)
     plugin.reconfigure({"tools": [f"{tools_module}:whisper"], "attach": True})
     assert plugin.registry.names == ["_sync_add", "whisper"] and plugin.attach
-    with pytest.raises(InvalidConfigError, match="unknown config key"):
+    with pytest.raises(InvalidConfigError, match="unknown key 'nope'"):
         plugin.reconfigure({"nope": 1})
     assert plugin.registry.names == ["_sync_add", "whisper"]  # a bad config changes nothing
 

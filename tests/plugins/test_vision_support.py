@@ -251,19 +251,19 @@ def test_plugin_config() -> None:
 
 
 @pytest.mark.parametrize(("config", "message"), [
-    ({"max_size": 1}, "unknown config key 'max_size'"),
-    ({"max_bytes": 0}, "'max_bytes' must be an integer > 0"),
-    ({"max_bytes": -5}, "'max_bytes' must be an integer > 0"),
-    ({"max_bytes": 1.5}, "'max_bytes' must be an integer > 0"),
-    ({"max_bytes": True}, "'max_bytes' must be an integer > 0"),
-    ({"formats": "png"}, "'formats' must be a non-empty list"),
-    ({"formats": []}, "'formats' must be a non-empty list"),
-    ({"formats": ["png", "tiff"]}, "'formats': unknown format 'tiff'"),
-    ({"formats": [1]}, "'formats': unknown format 1"),
+    ({"max_size": 1}, "unknown key 'max_size' (known: formats, max_bytes)"),
+    ({"max_bytes": 0}, "max_bytes: must be greater than 0, got 0"),
+    ({"max_bytes": -5}, "max_bytes: must be greater than 0, got -5"),
+    ({"max_bytes": 1.5}, "max_bytes: must be an integer, got 1.5"),
+    ({"max_bytes": True}, "max_bytes: must be an integer, got True"),
+    ({"formats": "png"}, "formats: must be a list"),
+    ({"formats": []}, "formats: must be a non-empty list"),
+    ({"formats": ["png", "tiff"]}, "formats: unknown format 'tiff'"),
+    ({"formats": [1]}, "formats[0]: must be a string, got 1"),
 ], ids=["unknown key", "zero", "negative", "float", "bool", "str formats", "empty formats",
         "unknown format", "non-str format"])
 def test_plugin_config_errors(config: dict[str, Any], message: str) -> None:
-    with pytest.raises(InvalidConfigError, match="^vision_support: ") as info:
+    with pytest.raises(InvalidConfigError, match="^plugin 'vision_support': ") as info:
         VisionSupportPlugin(config)
     assert message in str(info.value)
 

@@ -62,6 +62,7 @@ class RequestLogPlugin:
 
     @hookimpl
     def ollama_stream_chunk(self, request: Request, chunk: dict[str, Any]) -> None:
+        # Chunks are changed in place (the return value is ignored); this one only looks.
         self._record("chunk", request.path, bool(chunk.get("done")))
 
     @hookimpl

@@ -1,0 +1,8 @@
+"""The subcommands, by what they do: :mod:`.generation` (chat, generate, embed),
+:mod:`.models` (list, show, ps, pull, push, create, cp, rm), :mod:`.server` (health,
+version, emulator) and :mod:`.demo` (the guided tour).
+
+Each handler takes the :class:`~ollama_core.cli.session.Session` and returns the exit code;
+the parser names it as ``"module:function"`` and only the module of the command that runs
+is imported.
+"""
