@@ -51,6 +51,7 @@ from ._exceptions import (
     MalformedLineError,
     NotFoundError,
     OllamaError,
+    OllamaTimeoutError,
     PermissionDeniedError,
     PluginConfigError,
     PluginError,
@@ -67,7 +68,6 @@ from ._exceptions import (
     StreamError,
     StreamErrorLine,
     StreamInterruptedError,
-    TimeoutError,
     TransportError,
     parse_retry_after,
 )
@@ -83,7 +83,7 @@ from ._middleware import (
     Middleware,
     MiddlewareChain,
 )
-from ._models import Request, Response, Timeouts
+from ._envelope import Request, Response, Timeouts
 from ._ndjson import NDJSONDecoder
 from ._plugin_manager import BUILTIN_PLUGINS, ENTRY_POINT_GROUP, PluginManager, available_plugins
 from ._stream import Stream, StreamMetrics, StreamState
@@ -125,9 +125,26 @@ from ._types import (
     ToolFunction,
 )
 from ._upstreams import Upstream, UpstreamRegistry
+from ._version import __version__
 from .hookspecs import hookimpl
 
-__version__ = "0.1.0"
+#: Names kept for backward compatibility: ``name -> (replacement, object)``. Reading one
+#: warns once per access site (DeprecationWarning); see CHANGELOG.md.
+_DEPRECATED: dict[str, tuple[str, object]] = {
+    "TimeoutError": ("OllamaTimeoutError", OllamaTimeoutError),
+}
+
+
+def __getattr__(name: str) -> object:
+    entry = _DEPRECATED.get(name)
+    if entry is None:
+        raise AttributeError(f"module 'ollama_core' has no attribute {name!r}")
+    import warnings
+
+    replacement, value = entry
+    warnings.warn(f"ollama_core.{name} is deprecated: use ollama_core.{replacement}",
+                  DeprecationWarning, stacklevel=2)
+    return value
 
 __all__ = [
     "AiohttpTransport",
@@ -191,6 +208,7 @@ __all__ = [
     "ORDER_RETRY",
     "OllamaClient",
     "OllamaError",
+    "OllamaTimeoutError",
     "Options",
     "PermissionDeniedError",
     "PluginConfigError",
@@ -223,7 +241,6 @@ __all__ = [
     "SyncOllamaClient",
     "SyncStream",
     "TagsResponse",
-    "TimeoutError",
     "Timeouts",
     "TokenLogprob",
     "Tool",

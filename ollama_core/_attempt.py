@@ -6,7 +6,7 @@
 client's rules: it calls the per-attempt hooks, turns an error status into its
 ``ResponseError``, bounds a plain body by ``max_body_size``, checks it against its
 endpoint's shape (``_shapes``), and for streams decodes NDJSON lines and reads the first
-one before returning, which is the commit point described in ``_models``. Because all of
+one before returning, which is the commit point described in ``_envelope``. Because all of
 this is here, :class:`~ollama_core.MockTransport` replaces only the network.
 
 A plain call to chat, generate, pull, push or create whose body asks for a stream (the
@@ -47,8 +47,8 @@ from ._exceptions import (
     StreamErrorLine,
     response_error_for,
 )
+from ._envelope import Request, Response, Timeouts
 from ._host import basic_auth_header
-from ._models import Request, Response, Timeouts
 from ._ndjson import DEFAULT_MAX_LINE_LENGTH, NDJSONDecoder
 from ._plugin_manager import PluginManager
 from ._shapes import decode_body
@@ -60,6 +60,7 @@ from ._transports.base import (
     transport_error,
 )
 from ._upstreams import Upstream, UpstreamRegistry
+from ._version import __version__
 
 __all__ = ["Attempts", "DEFAULT_MAX_BODY_SIZE", "USER_AGENT"]
 
@@ -67,7 +68,6 @@ __all__ = ["Attempts", "DEFAULT_MAX_BODY_SIZE", "USER_AGENT"]
 #: 1024 x 1024 embed answer).
 DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
 
-__version__ = "0.1.0"
 USER_AGENT = (f"ollama-core/{__version__} ({platform.machine().lower()} "
               f"{platform.system().lower()}) Python/{sys.version_info[0]}.{sys.version_info[1]}")
 
@@ -202,6 +202,10 @@ class Attempts:
         # What every request starts from: the client's identity, then the user's headers.
         self._wire_headers = {"User-Agent": USER_AGENT, "Accept": "application/json",
                               **self._headers}
+        # An Authorization header the user set explicitly (in any letter case) wins over
+        # api_key and URL credentials: HTTP header names are case-insensitive, and sending
+        # two would leave the server to pick one.
+        self._explicit_auth = any(k.lower() == "authorization" for k in self._headers)
 
     def set_api_key(self, api_key: str | None) -> None:
         self._api_key = api_key
@@ -229,9 +233,13 @@ class Attempts:
         if plugins.has_request_hooks:
             plugins.request(request)
         headers = dict(self._wire_headers)
-        if auth is not None:
+        if auth is not None and not self._explicit_auth:
             headers["Authorization"] = auth
         if request.headers:
+            if auth is not None and "Authorization" in headers and any(
+                    k != "Authorization" and k.lower() == "authorization"
+                    for k in request.headers):
+                del headers["Authorization"]
             headers.update(request.headers)
         data: Any = None
         # A plain call whose body asks for a stream is read as one and folded into a body.

@@ -36,7 +36,7 @@ from ._exceptions import (
 from ._host import check_api_key, check_headers, resolve_base_url
 from ._jsoncheck import check_json
 from ._middleware import MiddlewareChain
-from ._models import Request, Response, Timeouts, redact_headers
+from ._envelope import Request, Response, Timeouts, redact_headers
 from ._ndjson import DEFAULT_MAX_LINE_LENGTH
 from ._plugin_manager import PluginManager, PluginSpec, plugins_from_env
 from ._exceptions import StreamCancelledError

@@ -190,14 +190,15 @@ class RetryBudgetExhausted(_TypedEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class FailedOver(_TypedEvent):
-    """A server failed and was marked down; ``to`` is the next one tried (``None`` when
+    """A call left a server: it failed (and was marked down) or its own rate limit refused
+    the call (not marked down; nothing was sent); ``to`` is the next one tried (``None`` when
     none is left or the call cannot move). ``data`` has the keys ``"from"`` and ``"to"``."""
 
     name = "failover"
     _DATA_KEYS: ClassVar[Mapping[str, str]] = {"from_": "from"}
     source: str = "failover"
     time: float
-    #: The server that failed (its display form, no credentials).
+    #: The server the call left (its display form, no credentials).
     from_: str
     to: str | None
     cause: str

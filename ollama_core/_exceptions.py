@@ -17,7 +17,7 @@
     │   ├── ReadError                the connection broke while reading (also ConnectionError)
     │   │   └── ProtocolError        the peer does not speak valid HTTP (bad status line,
     │   │                            headers, framing or content encoding)
-    │   └── TimeoutError             a timeout fired (also the built-in TimeoutError)
+    │   └── OllamaTimeoutError       a timeout fired (also the built-in TimeoutError)
     │       ├── ConnectTimeout       establishing the connection took too long
     │       ├── FirstByteTimeout     the response did not start in time
     │       ├── IdleTimeout          the gap between two stream chunks was too long
@@ -85,6 +85,7 @@ __all__ = [
     "MalformedLineError",
     "NotFoundError",
     "OllamaError",
+    "OllamaTimeoutError",
     "PermissionDeniedError",
     "PluginConfigError",
     "PluginError",
@@ -101,7 +102,6 @@ __all__ = [
     "StreamError",
     "StreamErrorLine",
     "StreamInterruptedError",
-    "TimeoutError",
     "TransportError",
     "parse_retry_after",
     "response_error_for",
@@ -178,23 +178,26 @@ class ProtocolError(ReadError):
     :class:`StreamInterruptedError`."""
 
 
-class TimeoutError(TransportError, builtins.TimeoutError):  # noqa: A001 - deliberate shadow
-    """A timeout fired. Also a built-in ``TimeoutError`` (and so ``asyncio.TimeoutError``)."""
+class OllamaTimeoutError(TransportError, builtins.TimeoutError):
+    """A timeout fired. Also a built-in ``TimeoutError`` (and so ``asyncio.TimeoutError``).
+
+    Named so that it never shadows the built-in ``TimeoutError`` inside the package;
+    ``ollama_core.TimeoutError`` remains a deprecated alias of it."""
 
 
-class ConnectTimeout(TimeoutError):
+class ConnectTimeout(OllamaTimeoutError):
     """Connecting to the server took longer than the connect timeout."""
 
 
-class FirstByteTimeout(TimeoutError):
+class FirstByteTimeout(OllamaTimeoutError):
     """The server did not start its response within the first-byte timeout."""
 
 
-class IdleTimeout(TimeoutError):
+class IdleTimeout(OllamaTimeoutError):
     """No data arrived on a stream for longer than the idle timeout."""
 
 
-class DeadlineExceeded(TimeoutError):
+class DeadlineExceeded(OllamaTimeoutError):
     """The overall deadline of the call passed."""
 
 

@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from ._models import Request, Response
+from ._envelope import Request, Response
 
 __all__ = [
     "Handler",

@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from ._client import OllamaClient
     from ._events import Event
     from ._middleware import Middleware
-    from ._models import Request, Response
+    from ._envelope import Request, Response
 
 __all__ = [
     "BUILTIN_PLUGINS",

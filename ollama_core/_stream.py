@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar
 
 from ._clock import Clock
 from ._exceptions import StreamCancelledError, StreamError
-from ._models import Response
+from ._envelope import Response
 
 __all__ = ["Stream", "StreamMetrics", "StreamState"]
 

@@ -31,7 +31,7 @@ from ._client import OllamaClient, TimeoutArg
 from ._clock import Clock
 from ._events import Event
 from ._exceptions import ClientClosedError
-from ._models import Timeouts
+from ._envelope import Timeouts
 from ._ndjson import DEFAULT_MAX_LINE_LENGTH
 from ._attempt import DEFAULT_MAX_BODY_SIZE
 from ._transports import Transport

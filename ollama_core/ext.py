@@ -87,13 +87,14 @@ from ._middleware import (
     Handler,
     Middleware,
 )
-from ._models import Request, Response
+from ._envelope import Request, Response
 from ._plugin_base import Plugin
-from ._transports import MockTransport
+from ._transports import MockTransport, Transport
 from ._upstreams import Upstream, UpstreamRegistry
 from .hookspecs import hookimpl
 
-# The sockets-free transport for plugin unit tests is exported here too (MockTransport).
+# The transport protocol and the sockets-free transport for plugin unit tests are exported
+# here too (Transport, MockTransport).
 
 __all__ = [
     "AllEndpointsFailedError",
@@ -134,6 +135,7 @@ __all__ = [
     "RetryExhausted",
     "RetryScheduled",
     "SettingInfo",
+    "Transport",
     "Upstream",
     "UpstreamHealthChanged",
     "UpstreamRegistry",

@@ -66,7 +66,7 @@ if TYPE_CHECKING:
     from ._client import OllamaClient
     from ._events import Event
     from ._middleware import Middleware
-    from ._models import Request, Response
+    from ._envelope import Request, Response
 
 __all__ = ["AWAITED_HOOKS", "LIFECYCLE_HOOKS", "OBSERVER_HOOKS", "PROJECT_NAME", "hookimpl",
            "hookspec"]
@@ -258,9 +258,15 @@ def ollama_error(request: Request, error: BaseException) -> None:
 
 @hookspec
 def ollama_event(client: OllamaClient, event: Event) -> None:
-    """Called for every event a plugin (or the core) emits with ``client.emit(event)``:
-    ``retry``, ``circuit_state``, ``failover``, ``upstream_health``, ``cache_hit``,
-    ``cache_miss``, ``rate_limited`` and any a third-party plugin defines.
+    """Called for every event a plugin (or the core) emits with ``client.emit(event)``.
+    The built-in plugins emit typed events, one class per kind (in ``ollama_core.ext``),
+    so an implementation tests ``isinstance(event, FailedOver)`` rather than the name:
+    :class:`RetryScheduled` (``"retry"``), :class:`RetryExhausted`,
+    :class:`RetryBudgetExhausted`, :class:`CircuitStateChanged` (``"circuit_state"``),
+    :class:`FailedOver` (``"failover"``), :class:`UpstreamHealthChanged`
+    (``"upstream_health"``), :class:`CacheHit`, :class:`CacheMiss` and
+    :class:`RateLimited`; a third-party plugin may emit its own classes or a plain
+    :class:`Event` with a name of its own.
     Must not block; runs inside the event loop. An observer: an exception from it is
     logged and ignored, so the emitting plugin (retry, breaker...) carries on.
 

@@ -33,7 +33,7 @@ from .._exceptions import (
 from .._redact import mask_url
 
 if TYPE_CHECKING:
-    from .._models import Request
+    from .._envelope import Request
 
 __all__ = ["ByteStream", "IteratorStream", "Transport", "TransportRequest",
            "TransportResponse", "transport_error"]

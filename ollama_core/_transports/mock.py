@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Union
 
 from .._exceptions import ClientClosedError, InvalidConfigError
-from .._models import Request, Response
+from .._envelope import Request, Response
 from .base import IteratorStream, TransportRequest, TransportResponse, transport_error
 
 __all__ = ["MockTransport", "MockResult"]

@@ -33,10 +33,10 @@ def describe(exc: BaseException, session: Session) -> tuple[str, int]:
         ConnectTimeout,
         InvalidConfigError,
         InvalidRequestError,
+        OllamaTimeoutError,
         ResponseError,
         ServerError,
         StreamErrorLine,
-        TimeoutError,
     )
 
     if isinstance(exc, CLIError):
@@ -50,7 +50,7 @@ def describe(exc: BaseException, session: Session) -> tuple[str, int]:
                 "(set OLLAMA_HOST or pass --host URL)"), EXIT_ERROR
     if isinstance(exc, AllEndpointsFailedError):
         return str(exc), EXIT_ERROR
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, OllamaTimeoutError):
         return f"{exc} (a longer --timeout may help)", EXIT_ERROR
     if isinstance(exc, ServerError) and not isinstance(exc, StreamErrorLine):
         return f"server error {exc.status_code}: {exc.error}", EXIT_ERROR

@@ -14,11 +14,11 @@ from ollama_core import (
     ConnectTimeout,
     DeadlineExceeded,
     IncompleteStreamError,
+    OllamaTimeoutError,
     ReadError,
     ResponseError,
     StreamErrorLine,
     StreamInterruptedError,
-    TimeoutError,
     parse_retry_after,
 )
 from ollama_core.ext import Request
@@ -70,7 +70,7 @@ def is_retryable(exc: BaseException, *, idempotent: bool = True,
         return True
     if isinstance(exc, DeadlineExceeded):
         return False
-    if isinstance(exc, (ReadError, TimeoutError, StreamInterruptedError, IncompleteStreamError)):
+    if isinstance(exc, (ReadError, OllamaTimeoutError, StreamInterruptedError, IncompleteStreamError)):
         return idempotent
     if isinstance(exc, AllEndpointsFailedError):
         return any(is_retryable(e, idempotent=idempotent, statuses=statuses)

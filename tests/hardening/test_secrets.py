@@ -32,7 +32,7 @@ from ollama_core import (
     parse_host,
 )
 from ollama_core._host import basic_auth_header, check_headers
-from ollama_core._models import redact_headers
+from ollama_core._envelope import redact_headers
 from ollama_core._redact import is_secret_header, mask_url
 from tests.hostile import Conn, HostileServer, http_response
 
