@@ -6,7 +6,7 @@ import io
 import subprocess
 import sys
 
-from ollama_core._demo import run_demo
+from ollama_core.cli.commands.demo import run_demo
 
 
 async def test_demo_walks_the_api_and_shows_the_plugins_acting() -> None:

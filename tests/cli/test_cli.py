@@ -574,7 +574,8 @@ def test_interactive_chat_on_a_terminal_prompts() -> None:
 
 
 def test_config_items_nest_and_parse_json_values() -> None:
-    from ollama_core._cli import _config_item, _plugin_config
+    from ollama_core.cli.parser import config_item as _config_item
+    from ollama_core.cli.session import plugin_config as _plugin_config
 
     items = [_config_item("retry.max_attempts=5"), _config_item("retry.jitter=none"),
              _config_item('failover.endpoints=["a", "b"]'),
@@ -589,7 +590,8 @@ def test_config_items_nest_and_parse_json_values() -> None:
 def test_sizes_and_relative_times() -> None:
     import datetime as dt
 
-    from ollama_core._cli import _human_bytes, _relative
+    from ollama_core.cli.output.humanize import human_bytes as _human_bytes
+    from ollama_core.cli.output.humanize import relative_time as _relative
 
     assert [_human_bytes(n) for n in (512, 45_600_000, 2_019_393_189)] == [
         "512 B", "46 MB", "2.0 GB"]

@@ -47,22 +47,6 @@ def test_help_version_and_usage_errors_load_no_command(argv: list[str]) -> None:
                       "ollama_core.cli.parser"}
 
 
-def test_the_old_module_paths_still_resolve_with_a_warning() -> None:
-    from ollama_core import _cli, _demo
-    from ollama_core.cli import main
-    from ollama_core.cli.commands import demo
-    from ollama_core.cli.output.humanize import relative_time
-
-    with pytest.warns(DeprecationWarning, match=r"ollama_core\.cli\.output\.humanize"):
-        assert _cli._relative is relative_time
-    with pytest.warns(DeprecationWarning, match=r"ollama_core\.cli\.main"):
-        assert _cli.main is main
-    with pytest.warns(DeprecationWarning, match=r"ollama_core\.cli\.commands\.demo"):
-        assert _demo.run_demo is demo.run_demo
-    with pytest.raises(AttributeError):
-        _cli.no_such_name  # noqa: B018
-
-
 def test_every_package_directory_is_listed_for_the_wheel() -> None:
     """The editable install finds any subpackage; a wheel holds only those listed in
     ``[tool.setuptools] packages``, so one left out would be missing once installed."""
