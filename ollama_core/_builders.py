@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
@@ -216,8 +217,10 @@ class ChatRequestBuilder(_InferenceBuilder[ChatRequest]):
         """Append a system message."""
         return self.message(ChatMessage(MessageRole.SYSTEM, content))
 
-    def user(self, content: str, images: Sequence[str | bytes] | None = None) -> Self:
-        """Append a user message, optionally with images (base64 text or raw bytes)."""
+    def user(self, content: str,
+             images: Sequence[str | bytes | os.PathLike[str]] | None = None) -> Self:
+        """Append a user message, optionally with images (base64 text or raw bytes; paths
+        with the ``vision_support`` plugin)."""
         return self.message(
             ChatMessage(MessageRole.USER, content, images=list(images) if images else None))
 
@@ -274,11 +277,11 @@ class GenerateRequestBuilder(_InferenceBuilder[GenerateRequest]):
         """Send the prompt without templating (excludes system, template and context)."""
         return self._with(raw=value)
 
-    def image(self, image: str | bytes) -> Self:
-        """Append an image (base64 text or raw bytes)."""
+    def image(self, image: str | bytes | os.PathLike[str]) -> Self:
+        """Append an image (base64 text or raw bytes; a path with ``vision_support``)."""
         return self._append("images", image)
 
-    def images(self, images: Iterable[str | bytes]) -> Self:
+    def images(self, images: Iterable[str | bytes | os.PathLike[str]]) -> Self:
         """Append several images."""
         return self._append("images", *images)
 

@@ -19,9 +19,9 @@ import re
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Any, Literal, TypeVar, Unpack, overload
 
-from . import _schemas
+from . import _logging, _schemas
 from ._clock import Clock, MonotonicClock
 from ._events import Event, EventSubscribers
 from ._exceptions import (
@@ -33,6 +33,19 @@ from ._exceptions import (
     NotFoundError,
     OllamaError,
 )
+from ._fields import (
+    ChatFields,
+    ChatStreamFields,
+    CreateFields,
+    CreateStreamFields,
+    EmbeddingsFields,
+    EmbedFields,
+    GenerateFields,
+    GenerateStreamFields,
+    check_not_streaming,
+    merge_fields,
+    model_name,
+)
 from ._host import check_api_key, check_headers, resolve_base_url
 from ._jsoncheck import check_json
 from ._middleware import MiddlewareChain
@@ -43,6 +56,7 @@ from ._exceptions import StreamCancelledError
 from ._stream import Stream, StreamState
 from ._attempt import DEFAULT_MAX_BODY_SIZE, Attempts
 from ._transports import AiohttpTransport, Transport
+from ._types import _dumped
 from ._types import (
     ChatRequest,
     ChatResponse,
@@ -349,16 +363,18 @@ class OllamaClient:
 
     @property
     def wants_events(self) -> bool:
-        """Whether any plugin or ``on_event`` callback listens to events; lets emitters
-        skip building them."""
-        return self._plugins.has_event_hook or bool(self._subscribers)
+        """Whether any plugin, ``on_event`` callback or enabled reliability logger listens
+        to events; lets emitters skip building them."""
+        return self._plugins.has_event_hook or bool(self._subscribers) or _logging.enabled()
 
     def emit(self, event: Event) -> None:
         """Publish an event to every ``ollama_event`` implementation, then to the
-        ``on_event`` callbacks subscribed to its class."""
+        ``on_event`` callbacks subscribed to its class, then log it (``ollama_core._logging``:
+        one record on the emitting plugin's logger, ``ollama_core.retry`` ...)."""
         self._plugins.event(self, event)
         if self._subscribers:
             self._subscribers.publish(event)
+        _logging.log_event(event)
 
     @overload
     def on_event(self, callback: Callable[[Event], object]) -> Callable[[], None]: ...
@@ -607,6 +623,7 @@ class OllamaClient:
         would choke on or silently mangle: non-JSON values, NaN/infinities, lone
         surrogates, runaway nesting."""
         self._plugins.prepare_request(self, endpoint, body)
+        _check_needs_plugin(endpoint, body)
         wire = _schemas.validate_request(kind, body)
         check_json(wire)
         return wire
@@ -710,71 +727,87 @@ class OllamaClient:
 
     # -- generation ------------------------------------------------------------------------
 
-    def _chat_request(self, request: ChatRequest | Mapping[str, Any], stream: bool,
-                      timeout: TimeoutArg, extensions: Mapping[str, Any] | None) -> Request:
-        body = _to_body(request, ChatRequest)
+    def _chat_request(self, request: ChatRequest | Mapping[str, Any] | None, stream: bool,
+                      timeout: TimeoutArg, extensions: Mapping[str, Any] | None,
+                      fields: Mapping[str, Any]) -> Request:
+        body = _request_body(request, ChatRequest, "chat", stream, fields)
         body["stream"] = stream or self._stream_on_wire
         wire = self._prepare("chat", "chat", body)
         return self._request("POST", "/api/chat", "chat", wire, stream=stream,
                              terminal="done" if stream else None, timeout=timeout,
                              extensions=extensions)
 
-    async def chat(self, request: ChatRequest | Mapping[str, Any], *,
-                   timeout: TimeoutArg = None,
-                   extensions: Mapping[str, Any] | None = None) -> ChatResponse:
+    async def chat(self, request: ChatRequest | Mapping[str, Any] | None = None, *,
+                   timeout: TimeoutArg = None, extensions: Mapping[str, Any] | None = None,
+                   **fields: Unpack[ChatFields]) -> ChatResponse:
         """``POST /api/chat``: the whole answer at once.
 
         Sent with ``"stream": true`` and folded into the answer ``"stream": false`` gives
-        (``"stream": false`` itself with ``stream_on_wire=False``)."""
-        body = await self._call(self._chat_request(request, False, timeout, extensions))
+        (``"stream": false`` itself with ``stream_on_wire=False``). The request's fields
+        may be given as keywords too (``chat(model="llama3.2", messages=[...])``), alone or
+        next to a request, whose values they override; ``stream=True`` is refused: use
+        :meth:`chat_stream`."""
+        body = await self._call(self._chat_request(request, False, timeout, extensions,
+                                                   fields))
         return ChatResponse.from_dict(body)
 
-    def chat_stream(self, request: ChatRequest | Mapping[str, Any], *,
-                    timeout: TimeoutArg = None,
-                    extensions: Mapping[str, Any] | None = None) -> Stream[ChatResponse]:
-        """``POST /api/chat`` with ``"stream": true``; validated now, sent on first read."""
-        return self._stream(self._chat_request(request, True, timeout, extensions),
+    def chat_stream(self, request: ChatRequest | Mapping[str, Any] | None = None, *,
+                    timeout: TimeoutArg = None, extensions: Mapping[str, Any] | None = None,
+                    **fields: Unpack[ChatStreamFields]) -> Stream[ChatResponse]:
+        """``POST /api/chat`` with ``"stream": true``; validated now, sent on first read.
+        Takes keywords as :meth:`chat` does."""
+        return self._stream(self._chat_request(request, True, timeout, extensions, fields),
                             ChatResponse.from_dict)
 
-    def _generate_request(self, request: GenerateRequest | Mapping[str, Any], stream: bool,
-                          timeout: TimeoutArg, extensions: Mapping[str, Any] | None) -> Request:
-        body = _to_body(request, GenerateRequest)
+    def _generate_request(self, request: GenerateRequest | Mapping[str, Any] | None,
+                          stream: bool, timeout: TimeoutArg,
+                          extensions: Mapping[str, Any] | None,
+                          fields: Mapping[str, Any]) -> Request:
+        body = _request_body(request, GenerateRequest, "generate", stream, fields)
         body["stream"] = stream or self._stream_on_wire
         wire = self._prepare("generate", "generate", body)
         return self._request("POST", "/api/generate", "generate", wire, stream=stream,
                              terminal="done" if stream else None, timeout=timeout,
                              extensions=extensions)
 
-    async def generate(self, request: GenerateRequest | Mapping[str, Any], *,
+    async def generate(self, request: GenerateRequest | Mapping[str, Any] | None = None, *,
                        timeout: TimeoutArg = None,
-                       extensions: Mapping[str, Any] | None = None) -> GenerateResponse:
+                       extensions: Mapping[str, Any] | None = None,
+                       **fields: Unpack[GenerateFields]) -> GenerateResponse:
         """``POST /api/generate``: the whole answer at once (sent as a stream and folded
-        into one answer, as ``chat`` is)."""
-        body = await self._call(self._generate_request(request, False, timeout, extensions))
+        into one answer, as ``chat`` is). Takes keywords as :meth:`chat` does."""
+        body = await self._call(self._generate_request(request, False, timeout, extensions,
+                                                       fields))
         return GenerateResponse.from_dict(body)
 
-    def generate_stream(self, request: GenerateRequest | Mapping[str, Any], *,
+    def generate_stream(self, request: GenerateRequest | Mapping[str, Any] | None = None, *,
                         timeout: TimeoutArg = None,
                         extensions: Mapping[str, Any] | None = None,
+                        **fields: Unpack[GenerateStreamFields],
                         ) -> Stream[GenerateResponse]:
         """``POST /api/generate`` with ``"stream": true``; validated now, sent on first read."""
-        return self._stream(self._generate_request(request, True, timeout, extensions),
+        return self._stream(self._generate_request(request, True, timeout, extensions,
+                                                   fields),
                             GenerateResponse.from_dict)
 
-    async def embed(self, request: EmbedRequest | Mapping[str, Any], *,
-                    timeout: TimeoutArg = None,
-                    extensions: Mapping[str, Any] | None = None) -> EmbedResponse:
-        """``POST /api/embed``: one vector per input, in order."""
-        wire = self._prepare("embed", "embed", _to_body(request, EmbedRequest))
+    async def embed(self, request: EmbedRequest | Mapping[str, Any] | None = None, *,
+                    timeout: TimeoutArg = None, extensions: Mapping[str, Any] | None = None,
+                    **fields: Unpack[EmbedFields]) -> EmbedResponse:
+        """``POST /api/embed``: one vector per input, in order (``embed(model=...,
+        input=...)`` works too)."""
+        wire = self._prepare("embed", "embed",
+                             _request_body(request, EmbedRequest, "embed", None, fields))
         body = await self._call(self._request("POST", "/api/embed", "embed", wire,
                                               timeout=timeout, extensions=extensions))
         return EmbedResponse.from_dict(body)
 
-    async def embeddings(self, request: EmbeddingsRequest | Mapping[str, Any], *,
-                         timeout: TimeoutArg = None,
-                         extensions: Mapping[str, Any] | None = None) -> EmbeddingsResponse:
+    async def embeddings(self, request: EmbeddingsRequest | Mapping[str, Any] | None = None,
+                         *, timeout: TimeoutArg = None,
+                         extensions: Mapping[str, Any] | None = None,
+                         **fields: Unpack[EmbeddingsFields]) -> EmbeddingsResponse:
         """``POST /api/embeddings`` (the legacy single-prompt endpoint)."""
-        wire = self._prepare("embeddings", "embeddings", _to_body(request, EmbeddingsRequest))
+        wire = self._prepare("embeddings", "embeddings", _request_body(
+            request, EmbeddingsRequest, "embeddings", None, fields))
         body = await self._call(self._request("POST", "/api/embeddings", "embeddings", wire,
                                               timeout=timeout, extensions=extensions))
         return EmbeddingsResponse.from_dict(body)
@@ -790,9 +823,11 @@ class OllamaClient:
         return RunningModelsResponse.from_dict(
             await self._call(self._request("GET", "/api/ps", "ps")))
 
-    async def model_info(self, name: str, verbose: bool = False) -> ModelInfo:
-        """``POST /api/show``: details, parameters, template, capabilities of a model."""
-        body: dict[str, Any] = {"model": name}
+    async def model_info(self, name: str | None = None, verbose: bool = False, *,
+                         model: str | None = None) -> ModelInfo:
+        """``POST /api/show``: details, parameters, template, capabilities of a model
+        (``name``, or ``model=`` as ollama-python spells it)."""
+        body: dict[str, Any] = {"model": model_name(name, model, "model_info")}
         if verbose:
             body["verbose"] = True
         wire = self._prepare("show", "show", body)
@@ -807,45 +842,58 @@ class OllamaClient:
                              terminal="success" if stream else None, timeout=timeout,
                              idempotent=endpoint == "pull")
 
-    async def pull_model(self, name: str, *, insecure: bool = False,
-                         timeout: TimeoutArg = None) -> ProgressResponse:
-        """``POST /api/pull`` without progress; returns the final ``success`` status."""
-        body = _transfer_body(name, insecure)
+    async def pull_model(self, name: str | None = None, *, insecure: bool = False,
+                         timeout: TimeoutArg = None, model: str | None = None,
+                         stream: Literal[False] = False) -> ProgressResponse:
+        """``POST /api/pull`` without progress; returns the final ``success`` status.
+        ``model=`` is ``name`` as ollama-python spells it; ``stream=True`` is refused: use
+        :meth:`pull_model_stream`."""
+        check_not_streaming({"stream": stream}, "pull_model")
+        body = _transfer_body(model_name(name, model, "pull_model"), insecure)
         return ProgressResponse.from_dict(
             await self._call(self._progress_request("pull", body, False, timeout)))
 
-    def pull_model_stream(self, name: str, *, insecure: bool = False,
-                          timeout: TimeoutArg = None) -> Stream[ProgressResponse]:
+    def pull_model_stream(self, name: str | None = None, *, insecure: bool = False,
+                          timeout: TimeoutArg = None,
+                          model: str | None = None) -> Stream[ProgressResponse]:
         """``POST /api/pull`` with a progress line per step; ends at ``success``."""
-        body = _transfer_body(name, insecure)
+        body = _transfer_body(model_name(name, model, "pull_model_stream"), insecure)
         return self._stream(self._progress_request("pull", body, True, timeout),
                             ProgressResponse.from_dict)
 
-    async def push_model(self, name: str, *, insecure: bool = False,
-                         timeout: TimeoutArg = None) -> ProgressResponse:
-        """``POST /api/push`` without progress."""
-        body = _transfer_body(name, insecure)
+    async def push_model(self, name: str | None = None, *, insecure: bool = False,
+                         timeout: TimeoutArg = None, model: str | None = None,
+                         stream: Literal[False] = False) -> ProgressResponse:
+        """``POST /api/push`` without progress.
+        ``model=`` is ``name`` as ollama-python spells it; ``stream=True`` is refused: use
+        :meth:`push_model_stream`."""
+        check_not_streaming({"stream": stream}, "push_model")
+        body = _transfer_body(model_name(name, model, "push_model"), insecure)
         return ProgressResponse.from_dict(
             await self._call(self._progress_request("push", body, False, timeout)))
 
-    def push_model_stream(self, name: str, *, insecure: bool = False,
-                          timeout: TimeoutArg = None) -> Stream[ProgressResponse]:
+    def push_model_stream(self, name: str | None = None, *, insecure: bool = False,
+                          timeout: TimeoutArg = None,
+                          model: str | None = None) -> Stream[ProgressResponse]:
         """``POST /api/push`` with progress lines."""
-        body = _transfer_body(name, insecure)
+        body = _transfer_body(model_name(name, model, "push_model_stream"), insecure)
         return self._stream(self._progress_request("push", body, True, timeout),
                             ProgressResponse.from_dict)
 
-    async def create_model(self, request: CreateRequest | Mapping[str, Any], *,
-                           timeout: TimeoutArg = None) -> ProgressResponse:
-        """``POST /api/create`` without progress."""
-        body = _to_body(request, CreateRequest)
+    async def create_model(self, request: CreateRequest | Mapping[str, Any] | None = None, *,
+                           timeout: TimeoutArg = None,
+                           **fields: Unpack[CreateFields]) -> ProgressResponse:
+        """``POST /api/create`` without progress (``create_model(model=..., from_=...)``
+        works too)."""
+        body = _request_body(request, CreateRequest, "create", False, fields)
         return ProgressResponse.from_dict(
             await self._call(self._progress_request("create", body, False, timeout)))
 
-    def create_model_stream(self, request: CreateRequest | Mapping[str, Any], *,
-                            timeout: TimeoutArg = None) -> Stream[ProgressResponse]:
+    def create_model_stream(self, request: CreateRequest | Mapping[str, Any] | None = None,
+                            *, timeout: TimeoutArg = None,
+                            **fields: Unpack[CreateStreamFields]) -> Stream[ProgressResponse]:
         """``POST /api/create`` with progress lines."""
-        body = _to_body(request, CreateRequest)
+        body = _request_body(request, CreateRequest, "create", True, fields)
         return self._stream(self._progress_request("create", body, True, timeout),
                             ProgressResponse.from_dict)
 
@@ -856,9 +904,10 @@ class OllamaClient:
         wire = self._prepare("copy", "copy", body)
         await self._call(self._request("POST", "/api/copy", "copy", wire, idempotent=False))
 
-    async def delete_model(self, name: str) -> None:
-        """``DELETE /api/delete``: remove a model."""
-        wire = self._prepare("delete", "delete", {"model": name})
+    async def delete_model(self, name: str | None = None, *, model: str | None = None) -> None:
+        """``DELETE /api/delete``: remove a model (``model=`` is ``name`` too)."""
+        wire = self._prepare("delete", "delete",
+                             {"model": model_name(name, model, "delete_model")})
         await self._call(self._request("DELETE", "/api/delete", "delete", wire,
                                        idempotent=False))
 
@@ -904,6 +953,19 @@ class OllamaClient:
                                        data=payload, idempotent=True, decode=False))
         return digest
 
+    # -- ollama-python's names -----------------------------------------------------------------
+    # Plain aliases, defined last: a method named ``list`` shadows the builtin for every
+    # annotation after it in the class body.
+
+    list = list_models
+    show = model_info
+    ps = list_running
+    pull = pull_model
+    push = push_model
+    create = create_model
+    copy = copy_model
+    delete = delete_model
+
 
 def _opening_done(task: asyncio.Task[None]) -> None:
     """An opening nobody waited for (a plugin added to an open client) is logged."""
@@ -916,17 +978,77 @@ def _transfer_body(name: str, insecure: bool) -> dict[str, Any]:
     return {"model": name, "insecure": True} if insecure else {"model": name}
 
 
+_METHODS = {"chat": "chat", "generate": "generate", "embed": "embed",
+            "embeddings": "embeddings", "create": "create_model"}
+
+
+def _request_body(request: Any, cls: type[Any], kind: str, stream: bool | None,
+                  fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The wire dict of a call: its request (if any) with the keyword ``fields`` merged in.
+    ``stream`` is False for the methods returning the whole answer (a ``"stream"`` asking
+    for more is refused), True for the ``*_stream`` ones, None where it does not apply."""
+    method = _METHODS[kind] + ("_stream" if stream else "")
+    body = _to_body(request, cls) if request is not None else {}
+    if fields:
+        body = _to_body(merge_fields(body, kind, method, fields), cls)
+    if stream is False:
+        check_not_streaming(body, method)
+    return body
+
+
 def _to_body(request: Any, cls: type[Any]) -> dict[str, Any]:
-    """The wire dict of a typed request, or of a plain mapping in the wire shape."""
+    """The wire dict of a typed request, or of a plain mapping in the wire shape (or of a
+    pydantic model of one, such as ollama-python's requests)."""
     if isinstance(request, cls):
         return dict(request.to_dict())
+    if not isinstance(request, Mapping):
+        request = _dumped(request)
     if isinstance(request, Mapping):
         if _is_plain_json(request):
             return dict(request)  # already the wire shape: the typed round trip adds nothing
         return dict(cls.from_dict(dict(request)).to_dict())
+    hint = " (give the model as model=...)" if isinstance(request, str) else ""
     raise InvalidRequestError(
-        f"invalid request: expected {cls.__name__} or a dict, got {type(request).__name__}",
+        f"invalid request: expected {cls.__name__} or a dict, got "
+        f"{type(request).__name__}{hint}",
         field="request", errors={"request": [f"expected {cls.__name__} or a dict"]})
+
+
+def _check_needs_plugin(endpoint: str, body: Mapping[str, Any]) -> None:
+    """After the plugins' hooks: a function left in ``tools`` or a path left in ``images``
+    means the plugin that converts it is off; say which one, before the schemas say only
+    "must be a dict" or "must be base64"."""
+    if endpoint == "chat":
+        tools = body.get("tools")
+        if isinstance(tools, list):
+            for i, tool in enumerate(tools):
+                if callable(tool) and not isinstance(tool, Mapping):
+                    name = getattr(tool, "__name__", type(tool).__name__)
+                    message = (f"a Python function ({name}) is made a tool definition by the "
+                               f"tool_calling plugin: enable it (plugins=[\"tool_calling\"]) "
+                               f"or pass a Tool or a dict")
+                    raise InvalidRequestError(f"invalid request: tools.{i}: {message}",
+                                              field=f"tools.{i}",
+                                              errors={f"tools.{i}": [message]})
+        messages = body.get("messages")
+        if isinstance(messages, list):
+            for i, message in enumerate(messages):
+                if isinstance(message, Mapping):
+                    _check_images(message.get("images"), f"messages.{i}.images")
+    elif endpoint == "generate":
+        _check_images(body.get("images"), "images")
+
+
+def _check_images(images: Any, label: str) -> None:
+    if not isinstance(images, list):
+        return
+    for i, image in enumerate(images):
+        if isinstance(image, os.PathLike):
+            message = ("a path is read and encoded by the vision_support plugin: enable it "
+                       "(plugins=[\"vision_support\"]) or pass base64 text or bytes")
+            raise InvalidRequestError(f"invalid request: {label}.{i}: {message}",
+                                      field=f"{label}.{i}",
+                                      errors={f"{label}.{i}": [message]})
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})

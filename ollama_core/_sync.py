@@ -25,12 +25,22 @@ import threading
 import warnings
 import weakref
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, Literal, TypeVar, Unpack, overload
 
 from ._client import OllamaClient, TimeoutArg
 from ._clock import Clock
 from ._events import Event
 from ._exceptions import ClientClosedError
+from ._fields import (
+    ChatFields,
+    ChatStreamFields,
+    CreateFields,
+    CreateStreamFields,
+    EmbeddingsFields,
+    EmbedFields,
+    GenerateFields,
+    GenerateStreamFields,
+)
 from ._envelope import Timeouts
 from ._ndjson import DEFAULT_MAX_LINE_LENGTH
 from ._attempt import DEFAULT_MAX_BODY_SIZE
@@ -508,36 +518,43 @@ class SyncOllamaClient:
     def version(self) -> str:
         return self._run(self._async.version())
 
-    def chat(self, request: ChatRequest | Mapping[str, Any], *, timeout: TimeoutArg = None,
-             extensions: Mapping[str, Any] | None = None) -> ChatResponse:
-        return self._run(self._async.chat(request, timeout=timeout, extensions=extensions))
+    def chat(self, request: ChatRequest | Mapping[str, Any] | None = None, *,
+             timeout: TimeoutArg = None, extensions: Mapping[str, Any] | None = None,
+             **fields: Unpack[ChatFields]) -> ChatResponse:
+        return self._run(self._async.chat(request, timeout=timeout, extensions=extensions,
+                                          **fields))
 
-    def chat_stream(self, request: ChatRequest | Mapping[str, Any], *,
-                    timeout: TimeoutArg = None,
-                    extensions: Mapping[str, Any] | None = None) -> SyncStream[ChatResponse]:
+    def chat_stream(self, request: ChatRequest | Mapping[str, Any] | None = None, *,
+                    timeout: TimeoutArg = None, extensions: Mapping[str, Any] | None = None,
+                    **fields: Unpack[ChatStreamFields]) -> SyncStream[ChatResponse]:
         return self._wrap(lambda: self._async.chat_stream(
-            request, timeout=timeout, extensions=extensions))
+            request, timeout=timeout, extensions=extensions, **fields))
 
-    def generate(self, request: GenerateRequest | Mapping[str, Any], *,
-                 timeout: TimeoutArg = None,
-                 extensions: Mapping[str, Any] | None = None) -> GenerateResponse:
-        return self._run(self._async.generate(request, timeout=timeout, extensions=extensions))
+    def generate(self, request: GenerateRequest | Mapping[str, Any] | None = None, *,
+                 timeout: TimeoutArg = None, extensions: Mapping[str, Any] | None = None,
+                 **fields: Unpack[GenerateFields]) -> GenerateResponse:
+        return self._run(self._async.generate(request, timeout=timeout, extensions=extensions,
+                                              **fields))
 
-    def generate_stream(self, request: GenerateRequest | Mapping[str, Any], *,
+    def generate_stream(self, request: GenerateRequest | Mapping[str, Any] | None = None, *,
                         timeout: TimeoutArg = None,
                         extensions: Mapping[str, Any] | None = None,
+                        **fields: Unpack[GenerateStreamFields],
                         ) -> SyncStream[GenerateResponse]:
         return self._wrap(lambda: self._async.generate_stream(
-            request, timeout=timeout, extensions=extensions))
+            request, timeout=timeout, extensions=extensions, **fields))
 
-    def embed(self, request: EmbedRequest | Mapping[str, Any], *, timeout: TimeoutArg = None,
-              extensions: Mapping[str, Any] | None = None) -> EmbedResponse:
-        return self._run(self._async.embed(request, timeout=timeout, extensions=extensions))
+    def embed(self, request: EmbedRequest | Mapping[str, Any] | None = None, *,
+              timeout: TimeoutArg = None, extensions: Mapping[str, Any] | None = None,
+              **fields: Unpack[EmbedFields]) -> EmbedResponse:
+        return self._run(self._async.embed(request, timeout=timeout, extensions=extensions,
+                                           **fields))
 
-    def embeddings(self, request: EmbeddingsRequest | Mapping[str, Any], *,
-                   timeout: TimeoutArg = None,
-                   extensions: Mapping[str, Any] | None = None) -> EmbeddingsResponse:
-        return self._run(self._async.embeddings(request, timeout=timeout, extensions=extensions))
+    def embeddings(self, request: EmbeddingsRequest | Mapping[str, Any] | None = None, *,
+                   timeout: TimeoutArg = None, extensions: Mapping[str, Any] | None = None,
+                   **fields: Unpack[EmbeddingsFields]) -> EmbeddingsResponse:
+        return self._run(self._async.embeddings(request, timeout=timeout,
+                                                extensions=extensions, **fields))
 
     def list_models(self) -> TagsResponse:
         return self._run(self._async.list_models())
@@ -545,43 +562,65 @@ class SyncOllamaClient:
     def list_running(self) -> RunningModelsResponse:
         return self._run(self._async.list_running())
 
-    def model_info(self, name: str, verbose: bool = False) -> ModelInfo:
-        return self._run(self._async.model_info(name, verbose))
+    def model_info(self, name: str | None = None, verbose: bool = False, *,
+                   model: str | None = None) -> ModelInfo:
+        return self._run(self._async.model_info(name, verbose, model=model))
 
-    def pull_model(self, name: str, *, insecure: bool = False,
-                   timeout: TimeoutArg = None) -> ProgressResponse:
-        return self._run(self._async.pull_model(name, insecure=insecure, timeout=timeout))
+    def pull_model(self, name: str | None = None, *, insecure: bool = False,
+                   timeout: TimeoutArg = None, model: str | None = None,
+                   stream: Literal[False] = False) -> ProgressResponse:
+        return self._run(self._async.pull_model(name, insecure=insecure, timeout=timeout,
+                                                model=model, stream=stream))
 
-    def pull_model_stream(self, name: str, *, insecure: bool = False,
-                          timeout: TimeoutArg = None) -> SyncStream[ProgressResponse]:
+    def pull_model_stream(self, name: str | None = None, *, insecure: bool = False,
+                          timeout: TimeoutArg = None,
+                          model: str | None = None) -> SyncStream[ProgressResponse]:
         return self._wrap(lambda: self._async.pull_model_stream(
-            name, insecure=insecure, timeout=timeout))
+            name, insecure=insecure, timeout=timeout, model=model))
 
-    def push_model(self, name: str, *, insecure: bool = False,
-                   timeout: TimeoutArg = None) -> ProgressResponse:
-        return self._run(self._async.push_model(name, insecure=insecure, timeout=timeout))
+    def push_model(self, name: str | None = None, *, insecure: bool = False,
+                   timeout: TimeoutArg = None, model: str | None = None,
+                   stream: Literal[False] = False) -> ProgressResponse:
+        return self._run(self._async.push_model(name, insecure=insecure, timeout=timeout,
+                                                model=model, stream=stream))
 
-    def push_model_stream(self, name: str, *, insecure: bool = False,
-                          timeout: TimeoutArg = None) -> SyncStream[ProgressResponse]:
+    def push_model_stream(self, name: str | None = None, *, insecure: bool = False,
+                          timeout: TimeoutArg = None,
+                          model: str | None = None) -> SyncStream[ProgressResponse]:
         return self._wrap(lambda: self._async.push_model_stream(
-            name, insecure=insecure, timeout=timeout))
+            name, insecure=insecure, timeout=timeout, model=model))
 
-    def create_model(self, request: CreateRequest | Mapping[str, Any], *,
-                     timeout: TimeoutArg = None) -> ProgressResponse:
-        return self._run(self._async.create_model(request, timeout=timeout))
+    def create_model(self, request: CreateRequest | Mapping[str, Any] | None = None, *,
+                     timeout: TimeoutArg = None,
+                     **fields: Unpack[CreateFields]) -> ProgressResponse:
+        return self._run(self._async.create_model(request, timeout=timeout, **fields))
 
-    def create_model_stream(self, request: CreateRequest | Mapping[str, Any], *,
-                            timeout: TimeoutArg = None) -> SyncStream[ProgressResponse]:
-        return self._wrap(lambda: self._async.create_model_stream(request, timeout=timeout))
+    def create_model_stream(self, request: CreateRequest | Mapping[str, Any] | None = None, *,
+                            timeout: TimeoutArg = None,
+                            **fields: Unpack[CreateStreamFields],
+                            ) -> SyncStream[ProgressResponse]:
+        return self._wrap(lambda: self._async.create_model_stream(
+            request, timeout=timeout, **fields))
 
     def copy_model(self, source: str, destination: str) -> None:
         return self._run(self._async.copy_model(source, destination))
 
-    def delete_model(self, name: str) -> None:
-        return self._run(self._async.delete_model(name))
+    def delete_model(self, name: str | None = None, *, model: str | None = None) -> None:
+        return self._run(self._async.delete_model(name, model=model))
 
     def blob_exists(self, digest: str) -> bool:
         return self._run(self._async.blob_exists(digest))
 
     def push_blob(self, data: bytes | bytearray | memoryview | str | os.PathLike[str]) -> str:
         return self._run(self._async.push_blob(data))
+
+    # -- ollama-python's names (plain aliases, last: ``list`` shadows the builtin) ----------
+
+    list = list_models
+    show = model_info
+    ps = list_running
+    pull = pull_model
+    push = push_model
+    create = create_model
+    copy = copy_model
+    delete = delete_model

@@ -35,6 +35,7 @@ d={'model':'m','created_at':'t','message':{'role':'assistant','content':'Hi'},'d
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field, fields
 from enum import StrEnum
@@ -44,6 +45,7 @@ from typing import (
     ClassVar,
     Literal,
     NamedTuple,
+    Protocol,
     Self,
     TypeAlias,
     TypeGuard,
@@ -137,25 +139,55 @@ _W = TypeVar("_W", bound="_Wire")
 _WC = TypeVar("_WC", bound="type[_Wire]")
 
 
+class SupportsModelDump(Protocol):
+    """A pydantic model (ollama-python's ``Message``, ``Options``, ``Tool``): taken as the
+    mapping its ``model_dump()`` gives."""
+
+    def model_dump(self) -> dict[str, Any]: ...
+
+
+_NOT_MODELS = frozenset({str, bytes, int, float, bool, list, tuple, dict, type(None)})
+
+
+def _dumped(value: Any) -> Any:
+    """A pydantic model as the dict it stands for (``None`` fields left out, aliases used);
+    anything else unchanged. Duck-typed: the ``ollama`` package is never imported."""
+    if type(value) in _NOT_MODELS or isinstance(value, (Mapping, type)):
+        return value
+    dump = getattr(value, "model_dump", None)
+    if not callable(dump):
+        return value
+    try:
+        return dump(exclude_none=True, by_alias=True)
+    except TypeError:  # a model_dump() without pydantic's keywords
+        return dump()
+
+
 def _typed(cls: type[_W], value: Any) -> Any:
-    """``value`` as a ``cls`` when it is a mapping; anything else is left for validation."""
+    """``value`` as a ``cls`` when it is a mapping (or a pydantic model); anything else is
+    left for validation."""
     # _Wire objects are not Mappings, so typed values (of any class) pass through.
+    if isinstance(value, Mapping):
+        return cls.from_dict(value)
+    value = _dumped(value)
     return cls.from_dict(value) if isinstance(value, Mapping) else value
 
 
 def _to_wire(value: Any) -> Any:
-    """``value`` in its wire form: typed objects become dicts, other mappings plain dicts."""
+    """``value`` in its wire form: typed objects become dicts, other mappings (and pydantic
+    models) plain dicts."""
     if isinstance(value, _Wire):
         return value.to_dict()
-    if isinstance(value, Mapping) and not isinstance(value, dict):
-        return dict(value)
-    return value
+    if isinstance(value, Mapping):
+        return value if isinstance(value, dict) else dict(value)
+    return _dumped(value)
 
 
 def _one(cls: type[_Wire]) -> _Conv:
     """Converter for a field holding one nested ``cls`` (typed or as a dict)."""
 
     def dump(value: Any) -> Any:
+        value = _dumped(value)
         if isinstance(value, Mapping):
             value = cls.from_dict(value)  # normalises typed values nested inside the dict
         return _to_wire(value)
@@ -505,7 +537,8 @@ _ROLE_CONTENT = frozenset({"role", "content"})
 class ChatMessage(_Wire):
     """One chat message. ``role`` and ``content`` may be given positionally.
 
-    ``images`` holds base64 strings; raw ``bytes`` are accepted and encoded by ``to_dict``.
+    ``images`` holds base64 strings; raw ``bytes`` are accepted and encoded by ``to_dict``,
+    and paths (``os.PathLike``) are read and encoded by the ``vision_support`` plugin.
     ``tool_calls`` is typed for reading responses; wire dicts placed there work too
     (``to_dict`` normalises them). ``tool_name`` / ``tool_call_id`` belong on
     ``role="tool"`` results. Unlike requests, a message does not convert nested dicts when
@@ -516,7 +549,7 @@ class ChatMessage(_Wire):
     content: str = ""
     _: KW_ONLY
     thinking: str | None = None
-    images: Sequence[str | bytes] | None = None
+    images: Sequence[str | bytes | os.PathLike[str]] | None = None
     tool_calls: list[ToolCall] | None = None
     tool_name: str | None = None
     tool_call_id: str | None = None
@@ -607,9 +640,9 @@ class Options(_Wire):
     _NESTED = {"stop": _LIST}
 
 
-OptionsLike: TypeAlias = "Options | Mapping[str, Any]"
-MessageLike: TypeAlias = "ChatMessage | Mapping[str, Any]"
-ToolLike: TypeAlias = "Tool | Mapping[str, Any]"
+OptionsLike: TypeAlias = "Options | Mapping[str, Any] | SupportsModelDump"
+MessageLike: TypeAlias = "ChatMessage | Mapping[str, Any] | SupportsModelDump"
+ToolLike: TypeAlias = "Tool | Mapping[str, Any] | SupportsModelDump"
 FormatLike: TypeAlias = "str | Mapping[str, Any]"
 
 
@@ -688,7 +721,8 @@ class ChatRequest(_Request):
 class GenerateRequest(_Request):
     """``POST /api/generate``. Without ``prompt`` it just loads the model.
 
-    ``images`` holds base64 strings; raw ``bytes`` are accepted and encoded by ``to_dict``.
+    ``images`` holds base64 strings; raw ``bytes`` are accepted and encoded by ``to_dict``,
+    and paths (``os.PathLike``) are read and encoded by the ``vision_support`` plugin.
     ``raw=True`` cannot be combined with ``template``, ``system`` or ``context``.
     """
 
@@ -700,7 +734,7 @@ class GenerateRequest(_Request):
     context: Sequence[int] | None = None
     raw: bool | None = None
     format: FormatLike | None = None
-    images: Sequence[str | bytes] | None = None
+    images: Sequence[str | bytes | os.PathLike[str]] | None = None
     options: OptionsLike | None = None
     stream: bool | None = None
     keep_alive: KeepAlive | None = None

@@ -5,9 +5,10 @@
     ollama-core [--host URL | --emulator] [--plugins a,b] [--config PLUGIN.KEY=VALUE]...
                 [--json] [--timeout SECONDS] COMMAND ...
 
-Commands: ``chat``, ``generate``, ``list``, ``show``, ``ps``, ``pull``, ``push``,
-``create``, ``cp``, ``rm``, ``embed``, ``health``, ``emulator``, ``version``, and ``demo``
-(a guided tour against the emulator, with options of its own).
+Commands: ``chat`` (alias ``run``), ``generate``, ``list``, ``show``, ``ps``, ``pull``,
+``push``, ``create`` (from a Modelfile, :mod:`.modelfile`), ``stop``, ``cp``, ``rm``,
+``embed``, ``health``, ``emulator``, ``version`` and ``demo`` (a guided tour against the
+emulator).
 
 Every command talks to the server through :class:`~ollama_core.SyncOllamaClient`, so the
 CLI has no client logic of its own: it parses arguments, turns them into typed requests,
@@ -22,7 +23,10 @@ prints what comes back and maps errors to exit codes:
   stops generating.
 
 ``--json`` prints one JSON document per command (the types' ``to_dict()``), or NDJSON with
-one object per chunk for streams, so output can be piped into ``jq``.
+one object per chunk for streams, so output can be piped into ``jq``. Its errors are JSON
+too: one object ``{"error": ..., "exit_code": ...}`` (plus ``status_code`` for an HTTP
+error) on stderr, usage errors included; stdout keeps only results, and the exit codes are
+the same.
 
 Where things are:
 
@@ -33,7 +37,9 @@ Where things are:
 * :mod:`.commands` the subcommands (:mod:`~.commands.generation`,
   :mod:`~.commands.models`, :mod:`~.commands.server`, :mod:`~.commands.demo`);
 * :mod:`.output` answers, progress, tables, human sizes and times;
-* :mod:`.repl` the interactive chat; :mod:`.interrupt` Ctrl-C during a stream.
+* :mod:`.modelfile` Modelfiles, read into create requests;
+* :mod:`.repl` the interactive chat (Ctrl-C at its prompt keeps the session);
+  :mod:`.interrupt` Ctrl-C during a stream.
 
 Only the command that runs is imported: ``ollama-core --help`` loads the parser alone.
 """

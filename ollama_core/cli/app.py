@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, cast
 
-from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CLIError
+from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CLIError, json_usage_errors, report
 from .parser import PROG, build_parser, parse_args
 
 if TYPE_CHECKING:
@@ -41,24 +41,24 @@ def resolve_handler(name: str) -> Handler:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code.
 
-    ``demo`` is its own program (the guided tour, with its own options), so it is handed
-    its arguments before the command line is parsed.
+    With ``--json`` every error is one JSON object on stderr (:func:`.errors.report`),
+    usage errors included.
     """
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list and args_list[0] == "demo":
-        from .commands.demo import main as demo_main
-
-        return demo_main(args_list[1:])
-
     parser = build_parser()
+    as_json = "--json" in args_list
     try:
-        args = parse_args(parser, args_list)
+        with json_usage_errors(as_json):
+            args = parse_args(parser, args_list)
+            if args.command is None:
+                parser.error(f"a command is required (see '{PROG} --help')")
     except SystemExit as exc:  # --help, --version and usage errors (exit 2)
         return _exit_code(exc)
-    if args.command is None:
-        parser.print_usage(sys.stderr)
-        print(f"{PROG}: error: a command is required (see '{PROG} --help')", file=sys.stderr)
-        return EXIT_USAGE
+
+    if args.events or args.log_level:
+        from .._logging import configure_cli
+
+        configure_cli(events=args.events, level=args.log_level)
 
     # Only now, with a command to run, does the client stack load.
     from .._exceptions import OllamaError
@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except (CLIError, OllamaError) as exc:
         message, code = describe(exc, session)
-        print(f"error: {message}", file=sys.stderr, flush=True)
+        report(message, code, as_json=session.json, exc=exc)
         return code
     finally:
         with contextlib.suppress(Exception):

@@ -6,7 +6,12 @@ client stack at load time: ``ollama-core --help`` and usage errors never need it
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import contextlib
+import io
+import json
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .session import Session
@@ -15,6 +20,10 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+
+__all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "CLIError", "describe",
+           "json_usage_errors", "report"]
 
 
 class CLIError(Exception):
@@ -57,3 +66,45 @@ def describe(exc: BaseException, session: Session) -> tuple[str, int]:
     if isinstance(exc, ResponseError):
         return exc.error, EXIT_ERROR
     return str(exc) or type(exc).__name__, EXIT_ERROR
+
+
+def report(message: str, code: int, *, as_json: bool, exc: BaseException | None = None,
+           **fields: Any) -> None:
+    """Print an error on stderr: ``error: MESSAGE``, or with ``--json`` one JSON object
+    ``{"error": MESSAGE, "exit_code": CODE, ...}`` (plus ``status_code`` for an HTTP
+    error), so a script reading stderr never has to parse prose. stdout is left to the
+    results, which may already hold part of a stream."""
+    if not as_json:
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        return
+    document: dict[str, Any] = {"error": message, "exit_code": code, **fields}
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int) and status > 0:
+        document["status_code"] = status
+    print(json.dumps(document, ensure_ascii=False), file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def json_usage_errors(as_json: bool) -> Iterator[None]:
+    """With ``--json``, argparse's usage errors (``usage: ...`` then ``PROG: error: ...``)
+    become one JSON object on stderr; ``--help`` and ``--version`` (stdout) are untouched."""
+    if not as_json:
+        yield
+        return
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            yield
+    except SystemExit as exc:
+        text = captured.getvalue()
+        if exc.code in (0, None) or not text:
+            sys.stderr.write(text)
+            raise
+        lines = [line for line in text.splitlines() if line.strip()]
+        message = next((line.split(": error: ", 1)[1] for line in reversed(lines)
+                        if ": error: " in line), lines[-1] if lines else "usage error")
+        code = exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        report(message, code, as_json=True)
+        raise SystemExit(code) from None
+    else:
+        sys.stderr.write(captured.getvalue())

@@ -152,6 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="machine-readable output: one JSON document, NDJSON for streams")
     parser.add_argument("--timeout", type=positive_seconds, metavar="SECONDS",
                         help="first-byte and idle timeout of each request (default 120)")
+    parser.add_argument("--events", action="store_true",
+                        help="print each reliability event (retry, failover, breaker, health, "
+                             "rate limit, cache) on stderr as it happens")
+    parser.add_argument("--log-level", type=str.upper, metavar="LEVEL",
+                        choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+                        help="log records of this level and above on stderr "
+                             "(DEBUG, INFO, WARNING, ERROR, CRITICAL)")
+    parser.add_argument("--debug", action="store_const", const="DEBUG", dest="log_level",
+                        help="the debug log on stderr: --log-level DEBUG")
 
     # ``--json`` is also accepted after the command; SUPPRESS keeps the subparser from
     # overwriting a global ``--json`` with its own default.
@@ -172,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     def generation_options(command_parser: argparse.ArgumentParser) -> None:
         add = command_parser.add_argument
         add("model", metavar="MODEL")
-        add("prompt", nargs="*", metavar="PROMPT",
+        # A default keeps argparse from calling an empty ``*`` list required.
+        add("prompt", nargs="*", default=[], metavar="PROMPT",
             help="the prompt (words are joined); read from stdin when piped")
         add("--system", metavar="TEXT", help="system prompt")
         add("--format", type=output_format, metavar="json|SCHEMA|@FILE",
@@ -200,8 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     # -- generation ----------------------------------------------------------------------
 
     chat = command("chat", "generation:chat", "chat with a model (interactive without a prompt)",
+                   aliases=["run"],
                    epilog="Interactive mode (no PROMPT on a terminal, or -i) reads one "
-                          "message per line.\n" + REPL_HELP)
+                          "message per line; Ctrl-C there drops the line being typed.\n"
+                          + REPL_HELP)
     generation_options(chat)
     chat.add_argument("-i", "--interactive", action="store_true",
                       help="read one message per line from stdin until EOF or /bye")
@@ -234,16 +246,26 @@ def build_parser() -> argparse.ArgumentParser:
         transfer.add_argument("--insecure", action="store_true",
                               help="allow an insecure registry")
 
-    create = command("create", "models:create", "create a model from another one")
+    create = command("create", "models:create",
+                     "create a model from a Modelfile or from another model",
+                     epilog="Without -f or --from, ./Modelfile is read. Local files named by "
+                            "FROM or ADAPTER\nare uploaded as blobs first. --system, "
+                            "--template and -p override the Modelfile.")
     create.add_argument("model", metavar="MODEL")
-    create.add_argument("--from", dest="base", required=True, metavar="BASE",
-                        help="the model to start from")
+    create.add_argument("-f", "--file", dest="modelfile", metavar="MODELFILE",
+                        help="the Modelfile to read (FROM, PARAMETER, TEMPLATE, SYSTEM, "
+                             "ADAPTER, LICENSE, MESSAGE)")
+    create.add_argument("--from", dest="base", metavar="BASE",
+                        help="the model to start from (instead of a Modelfile's FROM)")
     create.add_argument("--system", metavar="TEXT", help="system prompt of the new model")
     create.add_argument("--template", metavar="TEXT", help="prompt template of the new model")
-    create.add_argument("--quantize", metavar="LEVEL",
+    create.add_argument("-q", "--quantize", metavar="LEVEL",
                         help="quantize the weights (e.g. q4_K_M)")
     create.add_argument("-p", "--parameter", action="append", type=option_item, default=[],
                         metavar="KEY=VALUE", help="default model parameter, repeatable")
+
+    stop = command("stop", "models:stop", "unload a running model (keep_alive 0)")
+    stop.add_argument("model", metavar="MODEL")
 
     copy = command("cp", "models:copy", "copy a model", aliases=["copy"])
     copy.add_argument("source", metavar="SOURCE")
@@ -256,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     embed = command("embed", "generation:embed", "embed texts (one vector per text)")
     embed.add_argument("model", metavar="MODEL")
-    embed.add_argument("texts", nargs="*", metavar="TEXT",
+    embed.add_argument("texts", nargs="*", default=[], metavar="TEXT",
                        help="texts to embed; one per line from stdin when none is given")
     embed.add_argument("--dimensions", type=int, metavar="N", help="cut the vectors to N")
     embed.add_argument("--no-truncate", action="store_true",
@@ -276,6 +298,17 @@ def build_parser() -> argparse.ArgumentParser:
                           help="pause between stream chunks")
 
     command("version", "server:version", "print the client's and the server's versions")
+
+    demo = command("demo", "demo:demo",
+                   "a guided tour of the client and its plugins against the emulator",
+                   epilog="The API tour runs against the embedded emulator, or against "
+                          "--host URL ('env' = $OLLAMA_HOST);\nthe reliability part always "
+                          "uses emulators, since it breaks them on purpose.")
+    # Also accepted after the command (``demo --host URL``), as before it was one.
+    demo.add_argument("--host", default=argparse.SUPPRESS, metavar="URL",
+                      help="a real server for the API tour ('env' = $OLLAMA_HOST)")
+    demo.add_argument("--no-reliability", action="store_true",
+                      help="skip the fault-injection part")
     return parser
 
 
@@ -296,7 +329,7 @@ def parse_args(parser: argparse.ArgumentParser,
                    if isinstance(getattr(args, name, None), list)), None)
     if extras and target is not None and not any(
             e.startswith("-") and len(e) > 1 for e in extras):
-        getattr(args, target).extend(extras)
+        setattr(args, target, [*getattr(args, target), *extras])  # never the shared default
         extras = []
     if extras:
         parser.error(f"unrecognized arguments: {' '.join(extras)}")

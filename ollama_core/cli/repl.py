@@ -15,7 +15,10 @@ if TYPE_CHECKING:
     from .._types import ChatRequest
     from .session import Session
 
-__all__ = ["read_message", "repl"]
+__all__ = ["EXIT_HINT", "read_message", "repl"]
+
+#: Printed when Ctrl-C is pressed at the prompt, which does not end the session.
+EXIT_HINT = "Use Ctrl + d or /bye to exit."
 
 
 def read_message(prompt: str) -> str | None:
@@ -58,7 +61,15 @@ def repl(session: Session, history: list[ChatMessage], images: list[bytes],
     system = list(history)
     first = True
     while True:
-        text = pending.pop(0) if pending else read_message(prompt)
+        try:
+            text = pending.pop(0) if pending else read_message(prompt)
+        except KeyboardInterrupt:
+            if not stdin_tty:
+                raise  # piped input has no prompt to return to: Ctrl-C ends the run
+            # As in `ollama run`: Ctrl-C drops the line being typed and keeps the session.
+            session.write("\n")
+            session.warn(EXIT_HINT)
+            continue
         if text is None:
             if stdin_tty:
                 session.write("\n")

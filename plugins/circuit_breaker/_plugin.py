@@ -38,10 +38,10 @@ that is a stream holds its permit until the consumer finishes or closes it, or d
 a stream garbage-collected before its end reports ``StreamCancelledError``
 (``Response.abandon``), which frees the permit and decides nothing.
 
-Configuration (defaults in brackets, declared in
-:class:`~ollama_plugins.circuit_breaker._config.CircuitBreakerConfig`): ``fail_max`` [5],
-``reset_timeout`` [30 s], ``half_open_max_calls`` [1], ``success_threshold`` [1],
-``reset_timeout_multiplier`` [1: no growth], ``max_reset_timeout`` [10 x reset_timeout].
+Configuration: the six keys above (``fail_max``, ``reset_timeout``,
+``half_open_max_calls``, ``success_threshold``, ``reset_timeout_multiplier``,
+``max_reset_timeout``), declared with their defaults in
+:class:`~ollama_plugins.circuit_breaker._config.CircuitBreakerConfig`.
 
 Events: ``CircuitStateChanged`` (``circuit_state``) per transition, with ``key``,
 ``upstream``, ``endpoint``, ``old``, ``new`` (``"closed"``/``"open"``/``"half_open"``)

@@ -2,7 +2,7 @@
 
 The plugin: :class:`FailoverPlugin`; its settings: :class:`FailoverConfig`. The policy
 (which server an attempt goes to, which failures move a call, what happens when every
-server failed): the docstring of :mod:`ollama_plugins.failover.policy`, the one place it
+server failed): the docstring of :mod:`ollama_plugins.failover._plugin`, the one place it
 is written down.
 """
 

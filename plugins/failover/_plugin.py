@@ -1,6 +1,62 @@
-"""The failover plugin object: its declared settings, its endpoints and what it reports.
+"""Failover: spread calls over several Ollama servers and move away from failing ones.
 
-The policy it applies is :mod:`ollama_plugins.failover.policy`.
+This docstring is the policy, the one place it is written down. The settings and their
+defaults are declared once, in :class:`FailoverConfig`; the middleware that applies the
+policy is :class:`ollama_plugins.failover.policy.FailoverMiddleware`.
+
+The policy, per call (each retry round of the retry plugin, which sits outside, is a call):
+
+1. The plan is the available endpoints (of ``endpoints``, the servers in priority order)
+   ordered by the ``policy`` setting, followed by the endpoints currently marked down, in
+   priority order, as a last resort. ``"priority"``
+   puts the first available endpoint in list order first, so traffic returns to the
+   primary as soon as it is available again; ``"round_robin"`` rotates over the available
+   endpoints. An endpoint is available when it is neither in its cooldown nor declared
+   unhealthy by the health-check plugin (:meth:`ollama_core.Upstream.is_available`). So
+   when every endpoint is down the call is still tried on all of them in priority order
+   instead of failing instantly (Envoy's *panic mode*), and a call only fails once every
+   endpoint has failed it.
+2. Failures that move the call to the next endpoint: connection errors, read errors (a
+   peer that does not speak valid HTTP, ``ProtocolError``, included) and timeouts
+   (``TransportError`` except the call's own ``DeadlineExceeded``), 5xx answers,
+   a connection broken before the first stream line, and ``CircuitOpenError`` from the
+   per-endpoint breaker (which sits inside failover). The endpoint is marked down for
+   ``cooldown`` seconds (``UpstreamRegistry.mark_down``; measured on ``client.clock``; 0
+   records the failure but keeps the endpoint in rotation) and a ``failover`` event is
+   emitted.
+3. 4xx answers, the caller's cancellation and every other error are returned or raised as
+   they are: they say nothing about the server's health.
+4. Non-idempotent calls (``copy``, ``delete``, ``create``, ``push``) move on only after
+   errors proving the request never reached the server: ``ConnectError``,
+   ``ConnectTimeout`` and ``CircuitOpenError``. Any other failure still marks the endpoint
+   down but is raised as is.
+5. A refusal by the rate limiter (``RateLimitExceededError``; the limiter sits inside
+   failover) moves the call to the next endpoint when it came from *that endpoint's own*
+   limit (``rate_limiting`` with ``per_upstream``: the error's ``upstream`` is the endpoint
+   tried). Every other server has its own bucket, and nothing was sent, so even a
+   non-idempotent call moves. The endpoint is not marked down (a busy client is no sign of
+   a sick server); a ``failover`` event is emitted. A refusal by a limit shared by every
+   server (``upstream`` is ``None``) is raised as is: the next server would be refused
+   too. The limiter decides how long a call queues for its server before it is refused
+   (``max_wait``; ``0`` moves at once, ``None`` never refuses, so never moves).
+6. When every endpoint in the plan failed, ``AllEndpointsFailedError`` lists each one's
+   failure (URL without credentials -> exception), chained from the last one; the retry
+   plugin, outside failover, may then retry the whole round. The original error is raised
+   unchanged instead with a single endpoint, and when a non-idempotent call stops on an
+   error that may have reached the server (so that an outer retry does not repeat it).
+   When every endpoint's own limit refused the call, nothing was sent anywhere: the
+   refusal that frees up first (smallest known ``retry_after``) is raised. The retry
+   plugin does not retry a limiter refusal: the limiter already waited up to
+   ``max_wait``, and the caller's own budget is not a transient fault.
+7. A success clears the endpoint's cooldown (``UpstreamRegistry.mark_success``). A stream
+   counts as a success once committed; if its connection then breaks, the endpoint is
+   marked down (the call itself cannot move: the caller has seen data).
+
+A request whose ``upstream`` is already set (pinned by the caller) passes through untouched.
+
+Events: ``failover`` with ``from`` (URL), ``to`` (the URL the call moves to, or ``None`` when
+it does not move), ``cause`` (``"<Type>: message"``) and ``endpoint`` (the API operation),
+for every failure of rules 2, 4 and 5.
 """
 
 from __future__ import annotations
@@ -50,7 +106,7 @@ class FailoverConfig(PluginConfig):
 class FailoverPlugin(Plugin[FailoverConfig]):
     """Spreads calls over several Ollama servers and moves them away from failing ones.
 
-    Settings: :class:`FailoverConfig`. The policy: :mod:`ollama_plugins.failover.policy`.
+    Settings: :class:`FailoverConfig`. The policy: this module's docstring.
     """
 
     name: ClassVar[str] = "failover"

@@ -1,6 +1,43 @@
-"""The health-checks plugin object: its settings, its background task and its report.
+"""Health checks: probe every upstream in the background and publish a verdict per server.
 
-The policy it applies is :mod:`ollama_plugins.health_checks.policy`.
+This docstring is the policy, the one place it is written down. The settings and their
+defaults are declared once, in :class:`HealthChecksConfig`; the probes are run by
+:class:`ollama_plugins.health_checks.policy.HealthProber`.
+
+A round probes every upstream of ``client.upstreams`` concurrently (so the failover
+plugin's endpoints are covered whatever the plugin order) with a ``GET`` of ``path``, sent
+with ``client.send(..., through_middlewares=False)`` so no retry, breaker or limiter
+touches it.
+A probe succeeds on a 2xx answer within ``timeout``; anything else fails it. Probes never
+generate: a cheap endpoint keeps the check from costing GPU time.
+
+Rounds run every ``interval`` seconds of ``client.clock``, from the end of one round to the
+start of the next, plus up to ``jitter`` extra seconds drawn uniformly per round (which
+also delay the first round), so many clients restarted together do not probe in lockstep.
+
+The verdict (``Upstream.healthy``) is ``None`` (unknown) until a threshold is reached, then
+``True``/``False``: ``unhealthy_threshold`` consecutive failed probes declare a server
+unhealthy, ``healthy_threshold`` consecutive successful ones healthy, and a verdict only
+flips after the opposite threshold is reached. Every flip emits an ``upstream_health``
+event with ``upstream`` (URL without credentials), ``healthy``, ``latency`` (seconds on the
+client's clock, ``None`` for a failure) and ``error`` (``"<Type>: message"`` or ``None``).
+Findings are recorded with ``UpstreamRegistry.record_probe``.
+
+The failover plugin skips servers whose verdict is ``False``
+(``Upstream.is_available``), and a successful probe of a server whose verdict is healthy
+lifts a cooldown failover put on it (``UpstreamRegistry.end_cooldown``, like Envoy's
+``successful_active_health_check_uneject_host``), so traffic returns to a recovered
+primary at the next call. The circuit breaker listens to the events.
+
+The probe counters that decide the verdict are kept here, apart from
+``Upstream.consecutive_failures``/``consecutive_successes``, which count real traffic
+(``UpstreamRegistry.mark_down``/``mark_success``); mixing the two would let user calls
+decide an active-check verdict.
+
+Background probing runs only while the client is open: the client starts it when it opens
+(``async with`` or its first call) and cancels and awaits it when it closes.
+``HealthChecksPlugin.check_now`` runs one round on demand (the CLI ``health`` command,
+tests), and ``HealthChecksPlugin.report`` summarises the last findings.
 """
 
 from __future__ import annotations
@@ -52,8 +89,7 @@ class HealthChecksConfig(PluginConfig):
 class HealthChecksPlugin(Plugin[HealthChecksConfig]):
     """Active health checks of every upstream, in the background while the client is open.
 
-    Settings: :class:`HealthChecksConfig`. The policy:
-    :mod:`ollama_plugins.health_checks.policy`.
+    Settings: :class:`HealthChecksConfig`. The policy: this module's docstring.
     """
 
     name: ClassVar[str] = "health_checks"

@@ -8,18 +8,18 @@ server failover chose*).
 
 Settings (``plugin_config={"rate_limiting": {...}}``, declared with their defaults in
 :class:`~ollama_plugins.rate_limiting._config.RateLimitingConfig`), each also accepted per
-endpoint
-under ``endpoints`` (``{"endpoints": {"chat": {"rate": 2, "max_concurrent": 1}}}``; keys
-an endpoint does not set come from the top level):
+endpoint under ``endpoints`` (``{"endpoints": {"chat": {"rate": 2}}}``; keys an endpoint
+does not set come from the top level):
 
-``rate`` (default ``10.0``)
+``rate``
     Tokens added per second, ``> 0``; ``None`` disables the token bucket (the in-flight
     cap alone then applies).
-``burst`` (default: one second's worth, ``ceil(rate)``, at least 1)
-    The bucket's capacity. The bucket starts full, so ``burst`` calls go at once and after
-    that one per ``1 / rate`` seconds: in any window of ``w`` seconds at most
+``burst``
+    The bucket's capacity; when not set, it is derived from ``rate`` (the declaration
+    says how). The bucket starts full, so ``burst`` calls go at once and after that one
+    per ``1 / rate`` seconds: in any window of ``w`` seconds at most
     ``burst + rate * w`` calls pass.
-``max_wait`` (default ``None``)
+``max_wait``
     The longest a call may wait, in seconds: ``0`` rejects at once when no token (or
     slot) is free, as the Rust crate did; ``None`` waits as long as needed (the call's own
     deadline still applies). Waiting for a token is exact, so a call whose token lies
@@ -28,13 +28,13 @@ an endpoint does not set come from the top level):
     (it depends on when other calls end), so it lasts up to ``max_wait``, then fails with
     ``retry_after=None``. Rejection raises ``RateLimitExceededError`` naming the endpoint;
     nothing is sent.
-``max_concurrent`` (default ``None``: no cap)
-    Calls in flight at once. A slot is held until the response is complete: for a stream,
-    until ``response.on_done`` fires (its last line, an error, or ``cancel()``/
-    ``aclose()``). It is always released: on success, on error, on cancellation of the
+``max_concurrent``
+    Calls in flight at once (``None``: no cap). A slot is held until the response is
+    complete: for a stream, until ``response.on_done`` fires (its last line, an error, or
+    ``cancel()``/``aclose()``). It is always released: on success, on error, on cancellation of the
     waiting or calling task, and for a stream the caller drops without closing, once it
     is garbage-collected (``Response.abandon`` ends it, connection and slot alike).
-``per_upstream`` (default ``false``, top level only)
+``per_upstream`` (top level only)
     Keep separate limiters per server as well as per endpoint (for failover across
     servers with their own capacity).
 
@@ -52,11 +52,12 @@ Statistics: :meth:`RateLimitingPlugin.stats`. Event: ``RateLimited`` (``rate_lim
 with ``endpoint``, ``waited`` (seconds of the client's clock) and ``rejected`` whenever a
 call had to wait or was refused.
 
-Cooperation: the plugins outside (breaker, failover, retry, cache) see a refusal as a
-``RateLimitExceededError`` raised before anything was sent. It is a ``PluginError``, not a
-server failure: a breaker must not count it, failover may try the next server (with
-``per_upstream`` that server has its own bucket), retry may wait ``retry_after`` and try
-again. A cache hit never reaches the limiter, so it costs no token.
+Cooperation: the plugins outside see a refusal as a ``RateLimitExceededError`` raised
+before anything was sent. It is a ``PluginError``, not a server failure: a breaker does not
+count it; failover moves the call to the next server only when the refusal came from that
+server's own limit (``per_upstream``; see :mod:`ollama_plugins.failover`); retry does not
+retry it (the limiter already waited up to ``max_wait``). A cache hit never reaches the
+limiter, so it costs no token.
 """
 
 from __future__ import annotations

@@ -3,9 +3,8 @@
 The outermost middleware: a hit costs no token, no breaker probe and no network. Which
 calls are cached:
 
-- the endpoints listed in ``endpoints`` (default ``["embed", "embeddings", "show"]``,
-  deterministic answers); ``"chat"``, ``"generate"``, ``"tags"``, ``"ps"`` and
-  ``"version"`` may be added;
+- the endpoints listed in ``endpoints`` (by default those with deterministic answers);
+  ``"chat"``, ``"generate"``, ``"tags"``, ``"ps"`` and ``"version"`` may be added;
 - any of those cacheable endpoints for one call with ``extensions={"cache": True}``
   (``client.chat(..., extensions={"cache": True})``), and no call at all with
   ``extensions={"cache": False}`` (no lookup, no store, no coalescing). Endpoints that
@@ -14,10 +13,10 @@ calls are cached:
 Settings (``plugin_config={"request_caching": {...}}``, declared with their defaults in
 :class:`~ollama_plugins.request_caching._config.RequestCachingConfig`):
 
-``ttl`` (default ``300``)
+``ttl``
     Seconds an answer stays fresh, on the client's clock: an entry stored at ``t`` is
     served until just before ``t + ttl``.
-``max_entries`` (default ``1024``) and ``max_bytes`` (default 64 MiB)
+``max_entries`` and ``max_bytes``
     Bounds; the least recently used entries are evicted first (expired ones before
     that). ``max_bytes`` bounds the memory the cache holds: each stored answer counts
     what it really keeps alive (its stored form, its key and its bookkeeping, see

@@ -1,14 +1,6 @@
-"""The declared settings of the ``tool_calling`` plugin, and how a tool is named in them.
-
-``tools``
-    dotted paths (``"package.module:function"``) of functions to register when the plugin
-    is built (default: none).
-``attach``
-    ``True`` to add the registry's tools to every chat request that has no ``tools`` key;
-    an explicit ``tools: []`` is left alone (default ``False``: nothing is added unless
-    you ask).
-``timeout``
-    seconds each tool call may run, or ``None`` for no limit (default ``None``).
+"""The declared settings of the ``tool_calling`` plugin (the only place their defaults are
+written), and how a tool is named in them. What each one means is in the policy text,
+:mod:`ollama_plugins.tool_calling._plugin`.
 """
 
 from __future__ import annotations

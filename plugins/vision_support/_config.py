@@ -1,10 +1,6 @@
-"""The declared settings of the ``vision_support`` plugin.
-
-``max_bytes``
-    the largest accepted image in decoded bytes, an integer > 0 (default 20 MiB).
-``formats``
-    the accepted formats, a list drawn from ``png``, ``jpeg`` (or ``jpg``), ``gif``,
-    ``webp``, ``bmp`` (default: all five).
+"""The declared settings of the ``vision_support`` plugin (the only place their defaults
+are written). What each one means is in the policy text,
+:mod:`ollama_plugins.vision_support._plugin`.
 """
 
 from __future__ import annotations

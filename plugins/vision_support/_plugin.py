@@ -14,8 +14,14 @@ A missing file, a non-image, an unsupported format or an oversized image is an
 before anything is sent. :func:`supports_vision` asks the server whether a model takes
 images at all; it is a separate, explicit call (nothing is checked behind your back).
 
-Configuration (``plugin_config={"vision_support": {...}}``): ``max_bytes`` and
-``formats``, declared in :class:`~._config.VisionSupportConfig`.
+Configuration (``plugin_config={"vision_support": {...}}``, declared with their defaults in
+:class:`~._config.VisionSupportConfig`):
+
+``max_bytes``
+    the largest accepted image in decoded bytes, an integer > 0.
+``formats``
+    the accepted formats, a list drawn from ``png``, ``jpeg`` (or ``jpg``), ``gif``,
+    ``webp``, ``bmp``.
 """
 
 from __future__ import annotations

@@ -271,7 +271,7 @@ def test_interactive_chat_keeps_history_until_bye(runs: Batch) -> None:
     assert "never sent" not in result.stdout
     assert "Cleared session context" in result.stderr
     chats = [r.json for r in runs.emulators["repl"].requests if r.path == "/api/chat"]
-    sent = [[m["content"] for m in body["messages"]] for body in chats]  # type: ignore[index]
+    sent = [[m["content"] for m in body["messages"]] for body in chats]
     # /clear forgot the first turn; the third turn carries the second one as history.
     assert sent == [["first turn"], ["second turn"],
                     ["second turn", "Echo: second turn", "third turn"]]

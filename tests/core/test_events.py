@@ -147,7 +147,9 @@ async def test_retry_emits_typed_events_a_plugin_subscribes_to_by_class(
 # -- client.on_event ------------------------------------------------------------------------
 
 
-def test_on_event_delivers_every_event_or_only_the_chosen_classes() -> None:
+def test_on_event_delivers_every_event_or_only_the_chosen_classes(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.CRITICAL, logger="ollama_core")  # no logger listens either
     client = OllamaClient("http://127.0.0.1:1")
     everything: list[Event] = []
     health: list[UpstreamHealthChanged] = []
@@ -164,7 +166,9 @@ def test_on_event_delivers_every_event_or_only_the_chosen_classes() -> None:
     assert health == [down]
 
 
-def test_on_event_unsubscribes_and_filters_subclasses_with_the_base() -> None:
+def test_on_event_unsubscribes_and_filters_subclasses_with_the_base(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.CRITICAL, logger="ollama_core")  # no logger listens either
     client = OllamaClient("http://127.0.0.1:1")
     seen: list[Event] = []
     unsubscribe = client.on_event(seen.append, RetryScheduled, RetryExhausted)

@@ -175,6 +175,20 @@ EXPECTED: dict[str, list[str]] = {
         '503 raised: no retry',
         "plugins now: ['event_printer']",
     ],
+    'otel_console.py': [
+        '    span POST /api/chat: attempt=1 http.response.status_code=503',
+        '    span POST /api/chat: attempt=2 http.response.status_code=200',
+        'span chat llama3.2: gen_ai.request.model=llama3.2',
+        '  event retry: attempt=1',
+        'span text_completion llama3.2: ',
+        'gen_ai.response.time_to_first_chunk=',
+        'span embeddings all-minilm: ',
+        'gen_ai.embeddings.dimension.count=384',
+        'metric ollama_core.retries [] value=1',
+        'metric gen_ai.client.token.usage [gen_ai.operation.name=chat gen_ai.token.type=input]',
+        'metric gen_ai.client.operation.duration [gen_ai.operation.name=chat] count=1',
+        'metric gen_ai.client.operation.time_per_output_chunk [gen_ai.operation.name=text_',
+    ],
 }
 
 

@@ -1,5 +1,5 @@
-"""The subcommands, by what they do: :mod:`.generation` (chat, generate, embed),
-:mod:`.models` (list, show, ps, pull, push, create, cp, rm), :mod:`.server` (health,
+"""The subcommands, by what they do: :mod:`.generation` (chat or run, generate, embed),
+:mod:`.models` (list, show, ps, pull, push, create, stop, cp, rm), :mod:`.server` (health,
 version, emulator) and :mod:`.demo` (the guided tour).
 
 Each handler takes the :class:`~ollama_core.cli.session.Session` and returns the exit code;

@@ -11,20 +11,39 @@ server instead; part two always uses emulators, since it breaks them on purpose.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ..._client import OllamaClient
 from ..._events import Event
 from ..._exceptions import CircuitOpenError, OllamaError
 from ..._types import ChatRequest, EmbedRequest, GenerateRequest
 from ...hookspecs import hookimpl
+from ..errors import EXIT_OK
+from ..output.humanize import plural
 
-__all__ = ["main", "run_demo"]
+if TYPE_CHECKING:
+    from ..session import Session
+
+__all__ = ["demo", "event_text", "run_demo"]
+
+
+def event_text(event: Event) -> str:
+    """An event as the demo prints it: like ``str(event)``, except that clock readings
+    (``retry_at``) are told relative to the event, ``retry in 0.300s``, since a raw
+    monotonic reading means nothing to a reader."""
+    details: list[str] = []
+    for key, value in event.data.items():
+        if key.endswith("_at") and isinstance(value, (int, float)) \
+                and not isinstance(value, bool):
+            delta = value - event.time
+            when = f"in {delta:.3f}s" if delta >= 0 else f"{-delta:.3f}s ago"
+            details.append(f"{key.removesuffix('_at')} {when}")
+        else:
+            details.append(f"{key}={round(value, 3) if isinstance(value, float) else value}")
+    return f"[{event.source}] {event.name}: {', '.join(details)}"
 
 
 class _EventPrinter:
@@ -39,7 +58,7 @@ class _EventPrinter:
     @hookimpl
     def ollama_event(self, event: Event) -> None:
         self.events.append(event)
-        print(f"    event  {event}", file=self.out, flush=True)
+        print(f"    event  {event_text(event)}", file=self.out, flush=True)
 
 
 def _heading(out: TextIO, text: str) -> None:
@@ -104,8 +123,9 @@ async def _reliability(out: TextIO) -> None:
         async with OllamaClient(primary.url, plugins=["retry", printer], plugin_config={
                 "retry": {"base_delay": 0.05, "max_delay": 0.2}}) as client:
             reply = await client.chat(chat)
+        attempts = primary.hits("/api/chat")
         print(f"  answer {reply.message.content.strip()!r} after "
-              f"{primary.hits('/api/chat')} attempts", file=out)
+              f"{attempts} {plural(attempts, 'attempt')}", file=out)
 
         _heading(out, "circuit_breaker: three failures open it; it probes again later")
         primary.faults.add(path="/api/generate", status=500, times=3)
@@ -124,7 +144,8 @@ async def _reliability(out: TextIO) -> None:
                 except OllamaError as exc:
                     outcome = f"{type(exc).__name__}: {exc}"
                 sent = primary.hits("/api/generate") - before
-                print(f"  call {i + 1}: {outcome} ({sent} request sent)", file=out)
+                print(f"  call {i + 1}: {outcome} ({sent} {plural(sent, 'request')} sent)",
+                      file=out)
             await asyncio.sleep(0.35)  # the demo runs on the real clock
             await client.generate(request)
             breaker = client.plugin("circuit_breaker")
@@ -210,16 +231,9 @@ async def run_demo(host: str | None = None, out: TextIO = sys.stdout,
     print("\ndemo finished", file=out)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ollama-core demo", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--host", help="a real server for the API tour ('env' = OLLAMA_HOST)")
-    parser.add_argument("--no-reliability", action="store_true",
-                        help="skip the fault-injection part")
-    args = parser.parse_args(argv)
-    try:
-        asyncio.run(run_demo(args.host, reliability=not args.no_reliability))
-    except (OllamaError, CircuitOpenError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+def demo(session: Session) -> int:
+    """``ollama-core [--host URL | --emulator] demo [--no-reliability]``."""
+    args = session.args
+    asyncio.run(run_demo(session.host, out=session.out,
+                         reliability=not args.no_reliability))
+    return EXIT_OK

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..._sync import SyncStream
@@ -27,14 +27,37 @@ from ..session import Session
 __all__ = ["chat", "embed", "generate"]
 
 
+#: The image formats ``--image`` takes, by their first bytes.
+_IMAGE_MAGIC: tuple[tuple[str, Callable[[bytes], bool]], ...] = (
+    ("PNG", lambda head: head.startswith(b"\x89PNG\r\n\x1a\n")),
+    ("JPEG", lambda head: head.startswith(b"\xff\xd8\xff")),
+    ("GIF", lambda head: head[:6] in (b"GIF87a", b"GIF89a")),
+    ("WEBP", lambda head: head[:4] == b"RIFF" and head[8:12] == b"WEBP"),
+    ("BMP", lambda head: head[:2] == b"BM" and len(head) >= 26),
+    ("TIFF", lambda head: head[:4] in (b"II*\x00", b"MM\x00*")),
+)
+
+
+def image_kind(data: bytes) -> str | None:
+    """The image format of ``data`` by its magic bytes (``"PNG"``...), else ``None``."""
+    return next((kind for kind, matches in _IMAGE_MAGIC if matches(data[:32])), None)
+
+
 def _read_images(paths: Sequence[str]) -> list[bytes]:
+    """The files of ``--image``, each checked to be an image before anything is sent
+    (the server would take any bytes; a vision model would then see garbage)."""
     images: list[bytes] = []
     for path in paths:
         try:
             with open(path, "rb") as f:
-                images.append(f.read())
+                data = f.read()
         except OSError as exc:
             raise CLIError(f"--image {path}: {exc.strerror or exc}", EXIT_USAGE) from exc
+        if image_kind(data) is None:
+            formats = ", ".join(kind for kind, _ in _IMAGE_MAGIC[:-1])
+            raise CLIError(f"--image {path}: not an image (expected {formats} or "
+                           f"{_IMAGE_MAGIC[-1][0]})", EXIT_USAGE)
+        images.append(data)
     return images
 
 

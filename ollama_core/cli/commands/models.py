@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
-from ..._exceptions import InvalidRequestError, ResponseError
-from ..._types import CreateRequest, ModelEntry, ModelInfo
-from ..errors import EXIT_ERROR, EXIT_OK, describe
+from ..._exceptions import InvalidRequestError, NotFoundError, ResponseError
+from ..._types import CreateRequest, GenerateRequest, ModelEntry, ModelInfo
+from ..errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CLIError, describe, report
 from ..output.humanize import human_bytes, relative_time, short_digest
 from ..output.progress import print_progress
 from ..output.table import table
 from ..session import Session
 
-__all__ = ["copy", "create", "delete", "list_models", "ps", "pull", "push", "show"]
+__all__ = ["copy", "create", "delete", "list_models", "ps", "pull", "push", "show", "stop"]
 
 
 def list_models(session: Session) -> int:
@@ -128,12 +130,71 @@ def push(session: Session) -> int:
     return EXIT_OK
 
 
+def _modelfile_request(session: Session, path: str) -> CreateRequest:
+    """The create request of a Modelfile, its local files uploaded as blobs first."""
+    from ..modelfile import ModelfileError, create_request, read
+
+    try:
+        modelfile = read(path)
+    except OSError as exc:
+        raise CLIError(f"cannot read {path}: {exc.strerror or exc}", EXIT_USAGE) from exc
+    except ModelfileError as exc:
+        raise CLIError(f"{path}: {exc}", EXIT_USAGE) from exc
+    client = session.client
+
+    def upload(file: Path) -> str:
+        digest = client.push_blob(file)
+        if session.json:
+            session.emit_json({"status": "uploaded", "file": str(file), "digest": digest})
+        else:
+            session.write(f"uploaded {file.name} {short_digest(digest)}\n")
+        return digest
+
+    try:
+        return create_request(modelfile, session.args.model, Path(path).parent, upload,
+                              warn=session.warn)
+    except ModelfileError as exc:
+        raise CLIError(f"{path}: {exc}", EXIT_USAGE) from exc
+
+
 def create(session: Session) -> int:
+    """``create MODEL -f Modelfile`` (``./Modelfile`` by default) or ``--from BASE``;
+    ``--system``, ``--template``, ``-q`` and ``-p`` set or override fields."""
     args = session.args
-    request = CreateRequest(model=args.model, from_=args.base, system=args.system,
-                            template=args.template, quantize=args.quantize,
-                            parameters=dict(args.parameter) or None)
+    path: str | None = args.modelfile
+    if path is not None and args.base is not None:
+        raise CLIError("-f and --from cannot be combined: put FROM in the Modelfile",
+                       EXIT_USAGE)
+    if path is None and args.base is None:
+        if not Path("Modelfile").is_file():
+            raise CLIError("create needs -f MODELFILE or --from BASE "
+                           "(there is no ./Modelfile)", EXIT_USAGE)
+        path = "Modelfile"
+    overrides: dict[str, Any] = {
+        key: value for key, value in (("system", args.system), ("template", args.template),
+                                      ("quantize", args.quantize)) if value is not None}
+    if path is None:
+        request = CreateRequest(model=args.model, from_=args.base,
+                                parameters=dict(args.parameter) or None, **overrides)
+    else:
+        body = _modelfile_request(session, path).to_dict()
+        if args.parameter:
+            body["parameters"] = {**(body.get("parameters") or {}), **dict(args.parameter)}
+        request = CreateRequest.from_dict({**body, **overrides})
     print_progress(session, session.client.create_model_stream(request))
+    return EXIT_OK
+
+
+def stop(session: Session) -> int:
+    """Unload a model now, as ``ollama stop`` does: a generate with ``keep_alive`` 0."""
+    name = session.args.model
+    try:
+        reply = session.client.generate(GenerateRequest(model=name, keep_alive=0))
+    except NotFoundError as exc:
+        raise CLIError(f"couldn't find model {json.dumps(name)} to stop") from exc
+    if session.json:
+        session.emit_json({"status": "success", "model": name,
+                           "done_reason": reply.done_reason})
     return EXIT_OK
 
 
@@ -156,9 +217,9 @@ def delete(session: Session) -> int:
         try:
             session.client.delete_model(name)
         except (ResponseError, InvalidRequestError) as exc:
-            message, _ = describe(exc, session)
+            message, code = describe(exc, session)
             errors[name] = message
-            session.warn(f"error: {message}")
+            report(message, code, as_json=session.json, exc=exc, model=name)
             continue
         deleted.append(name)
         if not session.json:

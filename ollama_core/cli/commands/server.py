@@ -11,7 +11,8 @@ from typing import Any
 
 from ..._client import OllamaClient
 from ..._exceptions import InvalidConfigError, OllamaError
-from ..errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CLIError
+from ..errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CLIError, report
+from ..output.humanize import plural
 from ..parser import PROG
 from ..session import Session, json_default
 
@@ -61,9 +62,14 @@ def _upstream_summary(entry: Any) -> str:
     return "  ".join(parts)
 
 
-def _any_healthy(report: Any) -> bool:
-    return isinstance(report, Mapping) and any(
-        isinstance(e, Mapping) and e.get("status") == "healthy" for e in report.values())
+def _unhealthy(upstreams: Any) -> list[str]:
+    """The upstreams of the health_checks report that are down: called unhealthy, or
+    not yet called anything while their last check failed."""
+    if not isinstance(upstreams, Mapping):
+        return []
+    return [url for url, e in upstreams.items() if isinstance(e, Mapping) and (
+        e.get("status") == "unhealthy"
+        or (e.get("status") != "healthy" and (e.get("consecutive_failures") or 0) > 0))]
 
 
 def health(session: Session) -> int:
@@ -81,12 +87,18 @@ def health(session: Session) -> int:
             lines.extend(f"  {url}  {_upstream_summary(entry)}"
                          for url, entry in upstreams.items())
         session.write("\n".join(lines) + "\n")
-    # With failover, a healthy secondary still serves requests.
-    if result["available"] or _any_healthy(upstreams):
-        return EXIT_OK
-    session.warn(f"error: cannot connect to {result['url']}: is Ollama running? "
-                 "(set OLLAMA_HOST or pass --host URL)")
-    return EXIT_ERROR
+    # Exit 0 only when everything printed is available: a healthy secondary still
+    # serves requests, but a script asking `health` wants to hear of the one that is down.
+    if not result["available"]:
+        report(f"cannot connect to {result['url']}: is Ollama running? "
+               "(set OLLAMA_HOST or pass --host URL)", EXIT_ERROR, as_json=session.json)
+        return EXIT_ERROR
+    down = _unhealthy(upstreams)
+    if down:
+        report(f"{len(down)} {plural(len(down), 'upstream')} unavailable: {', '.join(down)}",
+               EXIT_ERROR, as_json=session.json)
+        return EXIT_ERROR
+    return EXIT_OK
 
 
 def version(session: Session) -> int:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import datetime as _dt
 import re
 
-__all__ = ["human_bytes", "parse_time", "relative_time", "short_digest"]
+__all__ = ["human_bytes", "human_duration", "human_rate", "parse_time", "plural",
+           "relative_time", "short_digest"]
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``word`` for one, ``many`` (default ``word + "s"``) for any other count."""
+    return word if count == 1 else many or word + "s"
 
 
 def human_bytes(n: int | None) -> str:
@@ -61,3 +67,20 @@ def relative_time(text: str | None, now: _dt.datetime | None = None) -> str:
 def short_digest(digest: str | None) -> str:
     """The 12 hex digits ``ollama list`` shows for ``sha256:...``."""
     return (digest or "").removeprefix("sha256:")[:12]
+
+
+def human_rate(bytes_per_second: float) -> str:
+    """A transfer speed: ``55 MB/s``."""
+    return f"{human_bytes(int(bytes_per_second))}/s"
+
+
+def human_duration(seconds: float) -> str:
+    """A short duration as the Ollama progress bars print one: ``8s``, ``1m24s``, ``2h5m``."""
+    total = max(0, int(round(seconds)))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"

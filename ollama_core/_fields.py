@@ -1,0 +1,206 @@
+"""Keyword calls: a request's fields given as keyword arguments.
+
+``client.chat(model="llama3.2", messages=[...])`` sends what
+``client.chat({"model": "llama3.2", "messages": [...]})`` sends. Keywords may also come
+next to a request (a typed request or a dict): they are merged into its wire body and win
+over the request's own values. A keyword given as ``None`` counts as not given. The body
+then goes through the same normalisation, plugin hooks and validation as any other, so a
+bad value is an :class:`InvalidRequestError` naming its field, and a keyword that is not
+a field of the request is one naming that keyword.
+
+The ``TypedDict`` classes below type the keywords (``**fields: Unpack[ChatFields]``), so
+type checkers check them (a test runs ``mypy --strict`` on such calls). ``stream`` is typed
+``Literal[False]`` on the methods that return the whole answer and ``Literal[True]`` on the
+``*_stream`` ones: ``chat(..., stream=True)`` is refused (it would have to return a
+stream), naming ``chat_stream``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, TypeAlias, TypedDict
+
+from ._exceptions import InvalidRequestError
+from ._types import FormatLike, KeepAlive, MessageLike, OptionsLike, ThinkLevel, ToolLike
+
+__all__ = [
+    "ChatFields",
+    "ChatStreamFields",
+    "CreateFields",
+    "CreateStreamFields",
+    "EmbedFields",
+    "EmbeddingsFields",
+    "GenerateFields",
+    "GenerateStreamFields",
+    "check_not_streaming",
+    "merge_fields",
+    "model_name",
+]
+
+#: A tool: a definition (typed or a dict) or, with the ``tool_calling`` plugin, a function.
+ToolOrFunction: TypeAlias = "ToolLike | Callable[..., Any]"
+
+
+class _ChatBase(TypedDict, total=False):
+    model: str
+    messages: Sequence[MessageLike] | None
+    tools: Sequence[ToolOrFunction] | None
+    format: FormatLike | None
+    options: OptionsLike | None
+    keep_alive: KeepAlive | None
+    think: bool | ThinkLevel | None
+    truncate: bool | None
+    shift: bool | None
+    logprobs: bool | None
+    top_logprobs: int | None
+
+
+class ChatFields(_ChatBase, total=False):
+    """The keywords of ``chat()``: the fields of :class:`ChatRequest`."""
+
+    stream: Literal[False] | None
+
+
+class ChatStreamFields(_ChatBase, total=False):
+    """The keywords of ``chat_stream()``."""
+
+    stream: Literal[True] | None
+
+
+class _GenerateBase(TypedDict, total=False):
+    model: str
+    prompt: str | None
+    suffix: str | None
+    system: str | None
+    template: str | None
+    context: Sequence[int] | None
+    raw: bool | None
+    format: FormatLike | None
+    images: Sequence[Any] | None
+    options: OptionsLike | None
+    keep_alive: KeepAlive | None
+    think: bool | ThinkLevel | None
+    truncate: bool | None
+    shift: bool | None
+    logprobs: bool | None
+    top_logprobs: int | None
+
+
+class GenerateFields(_GenerateBase, total=False):
+    """The keywords of ``generate()``: the fields of :class:`GenerateRequest`."""
+
+    stream: Literal[False] | None
+
+
+class GenerateStreamFields(_GenerateBase, total=False):
+    """The keywords of ``generate_stream()``."""
+
+    stream: Literal[True] | None
+
+
+class EmbedFields(TypedDict, total=False):
+    """The keywords of ``embed()``: the fields of :class:`EmbedRequest`."""
+
+    model: str
+    input: str | Sequence[str] | None
+    truncate: bool | None
+    dimensions: int | None
+    keep_alive: KeepAlive | None
+    options: OptionsLike | None
+
+
+class EmbeddingsFields(TypedDict, total=False):
+    """The keywords of ``embeddings()``: the fields of :class:`EmbeddingsRequest`."""
+
+    model: str
+    prompt: str | None
+    keep_alive: KeepAlive | None
+    options: OptionsLike | None
+
+
+class _CreateBase(TypedDict, total=False):
+    model: str
+    from_: str | None
+    files: Mapping[str, str] | None
+    adapters: Mapping[str, str] | None
+    template: str | None
+    license: str | Sequence[str] | None
+    system: str | None
+    parameters: Mapping[str, Any] | OptionsLike | None
+    messages: Sequence[MessageLike] | None
+    quantize: str | None
+    renderer: str | None
+    parser: str | None
+
+
+class CreateFields(_CreateBase, total=False):
+    """The keywords of ``create_model()``: the fields of :class:`CreateRequest`
+    (``from_`` is sent as ``"from"``)."""
+
+    stream: Literal[False] | None
+
+
+class CreateStreamFields(_CreateBase, total=False):
+    """The keywords of ``create_model_stream()``."""
+
+    stream: Literal[True] | None
+
+
+def _keys(td: Any) -> frozenset[str]:
+    return frozenset(td.__required_keys__ | td.__optional_keys__)
+
+
+#: The keywords each request kind takes (the stream variants take the same names).
+_KNOWN: dict[str, frozenset[str]] = {
+    "chat": _keys(ChatFields),
+    "generate": _keys(GenerateFields),
+    "embed": _keys(EmbedFields),
+    "embeddings": _keys(EmbeddingsFields),
+    "create": _keys(CreateFields),
+}
+#: Keyword names that differ from the wire key.
+_WIRE_KEY = {"from_": "from"}
+
+
+def merge_fields(body: dict[str, Any], kind: str, method: str,
+                 fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` (a request's wire dict, or empty) with the keyword ``fields`` set on it.
+
+    Raises :class:`InvalidRequestError` for a keyword that is not a field of ``kind``."""
+    known = _KNOWN[kind]
+    for key, value in fields.items():
+        if key not in known:
+            raise InvalidRequestError(
+                f"invalid request: {key}: {method}() has no such keyword (the fields of the "
+                f"request are: {', '.join(sorted(known))})",
+                field=key, errors={key: ["unknown keyword argument"]})
+        if value is not None:
+            body[_WIRE_KEY.get(key, key)] = value
+    return body
+
+
+def check_not_streaming(body: Mapping[str, Any], method: str) -> None:
+    """Refuse a ``"stream"`` other than false/absent given to a method returning the whole
+    answer: it cannot hand back a stream, and the ``*_stream`` method does."""
+    stream = body.get("stream")
+    if stream is None or stream is False:
+        return
+    raise InvalidRequestError(
+        f"invalid request: stream: {method}() returns the whole answer and cannot stream "
+        f"(got stream={stream!r}): call {method}_stream() instead",
+        field="stream", errors={"stream": [f"use {method}_stream() to stream"]})
+
+
+def model_name(name: str | None, model: str | None, method: str) -> str:
+    """The model of a ``name``/``model=`` pair (``model=`` is ollama-python's spelling)."""
+    if model is None:
+        if name is None:
+            raise InvalidRequestError(
+                f"invalid request: model: {method}() needs a model name",
+                field="model", errors={"model": ["Missing data for required field."]})
+        return name
+    if name is not None and name != model:
+        raise InvalidRequestError(
+            f"invalid request: model: {method}() was given two model names ({name!r} and "
+            f"model={model!r})", field="model", errors={"model": ["given twice"]})
+    return model
