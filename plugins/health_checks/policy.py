@@ -71,9 +71,11 @@ class HealthProber:
         self._round_waiters.append((count, fut))
         try:
             await fut
-        finally:
-            if not fut.done():  # cancelled: forget the waiter
-                self._round_waiters = [(n, f) for n, f in self._round_waiters if f is not fut]
+        except asyncio.CancelledError:
+            # A waiter that gave up leaves the list at once, not when a later round reaches
+            # its count (its future is cancelled by then, so "not done" cannot tell).
+            self._round_waiters = [(n, f) for n, f in self._round_waiters if f is not fut]
+            raise
 
     def _jitter(self) -> float:
         jitter = self.plugin.settings.jitter

@@ -35,19 +35,12 @@ _SAFE_STATUSES: Final = frozenset({429, 503})
 def retry_after_hint(exc: BaseException) -> float | None:
     """The server's ``Retry-After`` of an error response, in seconds, if it sent one.
 
-    The header name is matched case-insensitively (``ResponseError.headers`` is a plain
-    dict holding the server's spelling). For ``AllEndpointsFailedError`` the smallest
-    hint among its failures is used: the earliest moment some server may be ready.
+    ``ResponseError.headers`` is case-insensitive, so every spelling of the header name
+    matches. For ``AllEndpointsFailedError`` the smallest hint among its failures is used:
+    the earliest moment some server may be ready.
     """
     if isinstance(exc, ResponseError):
-        headers = exc.headers
-        value = headers.get("Retry-After")
-        if value is None:
-            for name, item in headers.items():
-                if name.lower() == "retry-after":
-                    value = item
-                    break
-        return parse_retry_after(value)
+        return parse_retry_after(exc.headers.get("Retry-After"))
     if isinstance(exc, AllEndpointsFailedError):
         hints = [h for h in map(retry_after_hint, exc.failures.values()) if h is not None]
         return min(hints) if hints else None

@@ -275,6 +275,17 @@ async def test_waiting_for_rounds_already_done_returns_at_once() -> None:
     await waiter
 
 
+async def test_a_waiter_that_gives_up_leaves_at_once() -> None:
+    prober = HealthProber(None)  # type: ignore[arg-type]  # not needed to wait
+    waiter = asyncio.ensure_future(prober.wait_for_rounds(5))
+    await _settle()
+    assert len(prober._round_waiters) == 1
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert prober._round_waiters == []
+
+
 @pytest.mark.parametrize("status, healthy", [(200, True), (299, True), (300, False)])
 async def test_a_probe_succeeds_on_a_2xx_status_only(status: int, healthy: bool) -> None:
     async with OllamaEmulator() as emulator:
