@@ -148,9 +148,15 @@ class Response:
     slot or a connection is never held by a stream nobody can reach any more. This is the
     one mechanism for abandoned streams; it runs at the loop's next iteration after the
     last reference goes (at the next garbage collection if the stream sits in a cycle).
+
+    ``last_line`` holds the last line delivered to the consumer (the terminal line of a
+    stream that completed) and ``lines_delivered`` how many were delivered, so a done
+    callback can read a stream's final figures without observing every chunk (two
+    attribute stores per line, no call).
     """
 
     __slots__ = ("status", "headers", "request", "body", "from_cache", "upstream",
+                 "last_line", "lines_delivered",
                  "_bytes", "_lines", "_first", "_abort", "_callbacks", "_finished",
                  "_taps", "_loop", "__weakref__")
 
@@ -165,6 +171,9 @@ class Response:
         self.body = body
         self.from_cache = False
         self.upstream = upstream
+        #: The last line delivered to the consumer, and how many were delivered.
+        self.last_line: dict[str, Any] | None = None
+        self.lines_delivered = 0
         self._lines = lines
         self._first = first
         self._abort = abort
@@ -236,11 +245,15 @@ class Response:
             if first is not None:
                 for t in taps:
                     t(first)
+                self.last_line = first
+                self.lines_delivered = 1
                 yield first
             async for line in self._lines:
                 if taps:
                     for t in taps:
                         t(line)
+                self.last_line = line
+                self.lines_delivered += 1
                 yield line
         except GeneratorExit:
             raise

@@ -47,8 +47,13 @@ What it records (chat, generate and embed/embeddings calls; other endpoints are 
 - Reliability events become span events on the call span in progress (``retry``,
   ``retry_exhausted``, ``retry_budget_exhausted``, ``failover``, ``circuit_state``,
   ``rate_limited``, ``cache_hit``, ``cache_miss``; their data as attributes, plus
-  ``ollama.event.source``). Events raised outside a traced call (a health probe, a breaker
-  closing when a stream ends later) are counted in the metrics only.
+  ``ollama.event.source``). That includes the events decided when a stream ends, after
+  its first chunk reached the caller (a breaker closing after a half-open probe, or
+  opening on a stream that broke): the stream's ``on_done`` callbacks run before the one
+  that ends the call span, and the events they emit go on it. Counted in the metrics only:
+  events raised outside any traced call (health probes and ``upstream_health``, breaker
+  transitions a health check causes, events of untraced endpoints such as ``tags``), and
+  events a third-party middleware emits later than the stream's ``on_done`` callbacks.
 - Metrics: ``gen_ai.client.token.usage`` (``gen_ai.token.type`` input/output),
   ``gen_ai.client.operation.duration``, ``gen_ai.client.operation.time_to_first_chunk``
   and ``gen_ai.client.operation.time_per_output_chunk`` (streams only), with the bucket
@@ -57,9 +62,11 @@ What it records (chat, generate and embed/embeddings calls; other endpoints are 
   ``gen_ai.response.model``, ``server.address``, ``server.port`` (and ``error.type`` on
   failures). ``time_per_output_chunk`` is recorded **once per stream, as the mean gap
   between the chunks after the first** (``(end - first chunk) / (chunks - 1)``), not once
-  per chunk as the conventions describe: nothing is recorded per chunk. The only per-chunk
-  work is a ``Response.tap`` that counts the chunk and keeps the last line (for the usage
-  and timings in it); with content capture on, a second one keeps the text. Durations are
+  per chunk as the conventions describe: nothing is recorded per chunk. The plugin does no
+  per-chunk work: it reads the response's last line (the usage and timings are in it) and
+  its line count when the stream ends (``Response.last_line``,
+  ``Response.lines_delivered``, kept by the core). Only content capture, when on, adds a ``Response.tap``
+  that keeps the streamed text. Durations are
   read on the client's clock. Counters and a gauge for the reliability stack:
   ``ollama_core.attempts`` (by outcome and server), ``ollama_core.retries``,
   ``ollama_core.failovers``, ``ollama_core.breaker.transitions`` (by new state),

@@ -71,15 +71,11 @@ class CallState:
     upstream: Upstream | None = None      # the server of the last attempt
     limiter_wait: float | None = None     # waited in the limiter before the next attempt
     first_chunk_at: float | None = None
-    chunks: int = 0
-    last: dict[str, Any] | None = None    # the last line of a stream
+    chunks: int = 0                       # lines a stream delivered, known when it ends
     content: list[str] = field(default_factory=list)  # streamed text, when captured
     ended: bool = False
-
-    def tap(self, line: dict[str, Any]) -> None:
-        """The one thing done per chunk: count it and keep it (no span or metric work)."""
-        self.chunks += 1
-        self.last = line
+    # While a stream's on_done callbacks run: the token of ``_CURRENT`` set to this call.
+    ending: contextvars.Token[CallState | None] | None = None
 
     def tap_content(self, line: dict[str, Any]) -> None:
         message = line.get("message")
@@ -88,9 +84,29 @@ class CallState:
             self.content.append(text)
 
 
-#: The traced call running in this task (set by the call observer around ``call_next``).
+#: The traced call running in this task: set by the call observer around ``call_next``,
+#: and while a stream's ``on_done`` callbacks run (see ``ending_starts``).
 _CURRENT: contextvars.ContextVar[CallState | None] = contextvars.ContextVar(
     "ollama_core_otel_call", default=None)
+
+
+def ending_starts(state: CallState) -> None:
+    """A traced stream is ending: the attempt observer's ``on_done`` callback runs first
+    (the innermost middleware registers first). Until the call observer's own callback,
+    which runs last and ends the span, the callbacks in between (rate limiter, breaker,
+    failover, cache) run synchronously in this same context; the events they emit (a
+    breaker closing or opening on the stream's outcome) belong to this call."""
+    if not state.ended and state.ending is None:
+        state.ending = _CURRENT.set(state)
+
+
+def ending_done(state: CallState) -> None:
+    token, state.ending = state.ending, None
+    if token is not None:
+        try:
+            _CURRENT.reset(token)
+        except ValueError:  # not the context it was set in: nothing of ours to undo there
+            pass
 
 
 def current_call() -> CallState | None:
@@ -181,11 +197,20 @@ class Telemetry:
                           None)
             return
         state.first_chunk_at = self.plugin.clock.now()
-        response.tap(state.tap)
-        if state.capture:
+        if state.capture:  # the one per-chunk observer, and only when content is captured
             response.tap(state.tap_content)
-        response.on_done(lambda error: _guarded("the end of a stream", self.end_call,
-                                                 state, state.last, error))
+        response.on_done(lambda error: _guarded("the end of a stream", self._end_stream,
+                                                 state, response, error))
+
+    def _end_stream(self, state: CallState, response: Response,
+                    error: BaseException | None) -> None:
+        # The response stores its last line and line count once, before its on_done
+        # callbacks run: nothing of this plugin runs per chunk.
+        try:
+            state.chunks = response.lines_delivered
+            self.end_call(state, response.last_line, error)
+        finally:
+            ending_done(state)
 
     def end_call(self, state: CallState, body: dict[str, Any] | None,
                  error: BaseException | None) -> None:
@@ -369,7 +394,7 @@ class AttemptObserver:
     async def __call__(self, request: Request, call_next: Handler) -> Response:
         state = _CURRENT.get()
         telemetry = self.plugin.telemetry
-        if state is None or telemetry is None:
+        if state is None or state.ended or telemetry is None:
             return await call_next(request)
         span, upstream = telemetry.start_attempt(state, request)
         if self.plugin.settings.propagate:
@@ -383,9 +408,12 @@ class AttemptObserver:
                      getattr(exc, "status_code", None), exc)
             raise
         if response.is_stream:
-            response.on_done(lambda error: _guarded(
-                "the end of an attempt", telemetry.end_attempt, span, state, upstream,
-                response.status, error))
+            def done(error: BaseException | None) -> None:
+                _guarded("the end of an attempt", telemetry.end_attempt, span, state,
+                         upstream, response.status, error)
+                ending_starts(state)
+
+            response.on_done(done)
         else:
             _guarded("an attempt", telemetry.end_attempt, span, state, upstream,
                      response.status, None)

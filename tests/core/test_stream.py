@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ from ollama_core import (
     SyncOllamaClient,
 )
 from ollama_core.emulator import EmulatorThread, OllamaEmulator
+from ollama_core.ext import Request, Response
 
 
 def big(n: int) -> GenerateRequest:
@@ -213,3 +215,44 @@ def test_breaking_out_of_a_sync_for_loop_releases_the_connection() -> None:
                 break
         assert stream.state is StreamState.CANCELLED
         assert emu.wait_for_connections(0)
+
+
+# -- the last line and line count a response stores when it ends ---------------------------
+
+
+def _lines_response(n: int) -> tuple[Response, list[tuple[dict[str, Any] | None, int]]]:
+    request = Request("POST", "/api/chat", "chat", stream=True, terminal="done")
+    lines = [{"i": i, "done": i == n - 1} for i in range(n)]
+    response = Response.from_lines(request, lines)
+    seen: list[tuple[dict[str, Any] | None, int]] = []
+    response.on_done(lambda error: seen.append((response.last_line, response.lines_delivered)))
+    return response, seen
+
+
+async def test_a_completed_stream_stores_its_last_line_before_the_done_callbacks() -> None:
+    response, seen = _lines_response(4)
+    assert response.last_line is None and response.lines_delivered == 0
+    got = [line async for line in response]
+    assert seen == [(got[-1], 4)] and got[-1] == {"i": 3, "done": True}
+    assert response._taps == []  # nothing registered per chunk
+
+
+async def test_a_stream_closed_midway_stores_what_was_delivered_before_the_callbacks() -> None:
+    response, seen = _lines_response(10)
+    iterator = response.__aiter__()
+    first = await iterator.__anext__()
+    second = await iterator.__anext__()
+    assert first["i"] == 0
+    await response.aclose()
+    assert seen == [(second, 2)]
+    response, seen = _lines_response(10)
+    iterator = response.__aiter__()
+    await iterator.__anext__()
+    response.abort()
+    assert seen == [({"i": 0, "done": False}, 1)]
+
+
+async def test_a_stream_ended_before_it_was_read_stores_no_line() -> None:
+    response, seen = _lines_response(3)
+    await response.aclose()
+    assert seen == [(None, 0)]

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import inspect
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
 from ollama_core import ChatRequest, OllamaClient, SyncOllamaClient, SyncStream
 from ollama_core.emulator import EmulatorThread
+from ollama_core.ext import Handler, Request, Response, hookimpl
 
 _ASYNC_ONLY = {"aclose", "send"}
 _SYNC_ONLY = {"close", "async_client"}
@@ -127,3 +130,57 @@ def test_ctrl_c_while_iterating_a_sync_stream_leaves_it_closable() -> None:
         it.close()  # the generator's finally closes the stream: no "already running" error
         assert emu.wait_for_connections(0)
         assert client.version() == "0.33.0"
+
+
+# -- the calling thread's context variables reach the call -----------------------------------
+
+_REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="unset")
+
+
+class _ContextProbe:
+    """A middleware plugin recording the context variable each call sees, then changing it
+    (a change that must stay inside the call)."""
+
+    name = "context_probe"
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+        probe = self
+
+        class Mw:
+            name = "context_probe"
+            order = 500
+
+            async def __call__(self, request: Request, call_next: Handler) -> Response:
+                probe.seen.append((request.endpoint, _REQUEST_ID.get()))
+                _REQUEST_ID.set("changed by the call")
+                return await call_next(request)
+
+        self.middleware = Mw()
+
+    @hookimpl
+    def ollama_middlewares(self) -> list[Any]:
+        return [self.middleware]
+
+
+def test_a_context_variable_set_by_the_caller_is_seen_inside_the_call() -> None:
+    probe = _ContextProbe()
+    with EmulatorThread() as emu, SyncOllamaClient(emu.url, plugins=[probe]) as client:
+        token = _REQUEST_ID.set("req-1")
+        try:
+            client.version()
+            chunks = list(client.chat_stream(ChatRequest(
+                model="llama3.2", messages=[{"role": "user", "content": "x"}])))
+            assert chunks[-1].done is True
+            assert _REQUEST_ID.get() == "req-1"  # the call's own change stayed in the call
+
+            def in_thread(value: str) -> None:
+                _REQUEST_ID.set(value)
+                client.version()
+
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(in_thread, [f"thread-{i}" for i in range(8)]))
+        finally:
+            _REQUEST_ID.reset(token)
+    assert probe.seen[:2] == [("version", "req-1"), ("chat", "req-1")]
+    assert sorted(value for _, value in probe.seen[2:]) == sorted(f"thread-{i}" for i in range(8))

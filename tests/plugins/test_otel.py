@@ -29,8 +29,9 @@ from ollama_core import (  # noqa: E402
     PluginConfigError,
     ServiceUnavailableError,
     StreamErrorLine,
+    SyncOllamaClient,
 )
-from ollama_core.emulator import OllamaEmulator  # noqa: E402
+from ollama_core.emulator import EmulatorThread, OllamaEmulator  # noqa: E402
 from ollama_core.ext import Handler, Request, Response, hookimpl  # noqa: E402
 from ollama_plugins.otel import (  # noqa: E402
     CAPTURE_ENV,
@@ -233,6 +234,40 @@ async def test_breaker_state_and_limiter_wait_are_on_the_attempt_span(
     assert point.count == 1 and point.sum == pytest.approx(1.0)
 
 
+async def test_breaker_transitions_decided_when_a_stream_ends_are_on_its_call_span(
+        emulator: OllamaEmulator, otel: Telemetry) -> None:
+    clock = FakeClock()
+    config = {"circuit_breaker": {"fail_max": 1, "reset_timeout": 10}}
+    emulator.faults.add(path="/api/chat", status=500, times=1)
+    async with OllamaClient(emulator.url, clock=clock, plugin_config=config,
+                            plugins=[otel.plugin(), "circuit_breaker"]) as client:
+        with pytest.raises(Exception):
+            await client.chat(CHAT)  # opens the breaker
+        clock.advance(10)
+        # The half-open probe is a stream; the breaker closes when it ends, after the chain.
+        chunks = [c async for c in client.chat_stream(CHAT)]
+        emulator.faults.add(path="/api/chat", error_after=2)
+        with pytest.raises(StreamErrorLine):
+            async for _ in client.chat_stream(CHAT):
+                pass  # breaks after its first chunk: the breaker opens as it ends
+        await client.list_models()  # untraced: no call span to put an event on
+    assert chunks[-1].done is True
+    failed, probe, broken = otel.named("chat llama3.2")
+
+    def transitions(span: ReadableSpan) -> list[tuple[Any, Any]]:
+        return [(e.attributes["old"], e.attributes["new"]) for e in span.events
+                if e.name == "circuit_state" and e.attributes is not None]
+
+    assert transitions(failed) == [("closed", "open")]
+    assert transitions(probe) == [("open", "half_open"), ("half_open", "closed")]
+    assert transitions(broken) == [("closed", "open")]
+    assert attrs(broken)["ollama.outcome"] == "error"
+    [point] = [p for p in otel.points("ollama_core.breaker.transitions")
+               if p.attributes["ollama.circuit_breaker.state"] == "open"]
+    assert point.value == 2
+    assert otel.named("GET /api/tags") == []  # nothing traced under an ended call
+
+
 async def test_other_endpoints_are_not_traced(emulator: OllamaEmulator,
                                               otel: Telemetry) -> None:
     async with OllamaClient(emulator.url, plugins=[otel.plugin()]) as client:
@@ -426,6 +461,28 @@ async def test_message_content_appears_only_when_asked(
     assert out["parts"] == [{"type": "text", "content": text}]
 
 
+async def test_a_stream_gets_a_per_chunk_observer_only_when_content_is_captured(
+        emulator: OllamaEmulator, otel: Telemetry, monkeypatch: pytest.MonkeyPatch) -> None:
+    taps: list[Any] = []
+    original = Response.tap
+
+    def tap(self: Response, observer: Any) -> None:
+        taps.append(observer)
+        original(self, observer)
+
+    monkeypatch.setattr(Response, "tap", tap)
+    monkeypatch.delenv(CAPTURE_ENV, raising=False)
+    async with OllamaClient(emulator.url, plugins=[otel.plugin()]) as client:
+        chunks = [c async for c in client.chat_stream(CHAT)]
+        assert taps == []  # nothing of the plugin runs per chunk
+        monkeypatch.setenv(CAPTURE_ENV, "true")
+        [c async for c in client.chat_stream(CHAT)]
+        assert len(taps) == 1
+    off, _ = otel.named("chat llama3.2")
+    assert attrs(off)["ollama.stream.chunks"] == len(chunks)
+    assert attrs(off)["gen_ai.usage.output_tokens"] == chunks[-1].eval_count
+
+
 async def test_the_setting_overrides_the_variable(
         emulator: OllamaEmulator, otel: Telemetry, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(CAPTURE_ENV, "true")
@@ -433,6 +490,25 @@ async def test_the_setting_overrides_the_variable(
         await c.chat(CHAT)
     [span] = otel.named("chat llama3.2")
     assert "gen_ai.input.messages" not in attrs(span)
+
+
+def test_a_span_opened_in_sync_code_is_the_parent_of_the_call_span(otel: Telemetry) -> None:
+    tracer = otel.tracer_provider.get_tracer("app")
+    with EmulatorThread() as emu, SyncOllamaClient(emu.url, plugins=[otel.plugin()]) as client:
+        with tracer.start_as_current_span("handle request") as outer:
+            client.chat(CHAT)
+            chunks = list(client.chat_stream(CHAT))
+        client.chat(CHAT)  # outside: a root span
+    assert chunks[-1].done is True
+    first, streamed, alone = otel.named("chat llama3.2")
+    parent = outer.get_span_context()
+    for call in (first, streamed):
+        assert call.parent is not None and call.parent.span_id == parent.span_id
+        assert call.context.trace_id == parent.trace_id
+    assert alone.parent is None
+    for attempt in otel.named("POST /api/chat"):
+        assert attempt.parent is not None
+        assert attempt.parent.span_id in {c.context.span_id for c in (first, streamed, alone)}
 
 
 async def test_traceparent_is_injected_only_when_asked(emulator: OllamaEmulator,
