@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import ollama_core as oc
+from _server import spawn_listening
 from ollama_core import hookimpl
 
 __all__ = [
@@ -81,7 +82,6 @@ CACHED_TEXTS = tuple(f"cached text {i}" for i in range(8))
 #: Stream lengths the cancelled-streams scenario asks for (``options.num_predict``).
 NUM_PREDICT = (5, 20, 60, 120)
 
-_LISTENING = re.compile(r"listening on (http://\S+)")
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
 _MODEL_MARK = re.compile(r"chaos-[a-z](\d+)")
 
@@ -120,33 +120,8 @@ class ServerProcess:
         return cls([sys.executable, str(script), "--plan", str(plan_file)])
 
     def start(self) -> ServerProcess:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, env=env)
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + self.startup_timeout
-        seen: list[str] = []
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            seen.append(line)
-            match = _LISTENING.search(line)
-            if match:
-                self.url = match.group(1).rstrip("/")
-                self.port = int(self.url.rsplit(":", 1)[1])
-                break
-        if not self.url:
-            self.kill()
-            raise RuntimeError("the emulator did not start:\n" + "".join(seen))
-        threading.Thread(target=self._drain, args=(self.proc.stdout,), daemon=True).start()
+        self.proc, self.url, self.port = spawn_listening(self.argv, self.startup_timeout)
         return self
-
-    @staticmethod
-    def _drain(stream: Any) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            for _ in stream:
-                pass
 
     @property
     def pid(self) -> int:

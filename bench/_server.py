@@ -63,6 +63,46 @@ def count_server_connections(port: int) -> int | None:
     return count if found else None
 
 
+def spawn_listening(argv: list[str], startup_timeout: float = 20.0
+                    ) -> tuple[subprocess.Popen[str], str, int]:
+    """Start ``argv`` (a server that prints ``listening on URL`` first) and return the
+    process, its URL and port once that line came. Its output is then drained on a thread,
+    so a chatty server never blocks on a full pipe. The process is killed if no such line
+    comes within ``startup_timeout`` seconds."""
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env)
+    assert proc.stdout is not None
+    deadline = time.monotonic() + startup_timeout
+    seen: list[str] = []
+    url = ""
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        match = _LISTENING.search(line)
+        if match:
+            url = match.group(1).rstrip("/")
+            break
+    if not url:
+        proc.kill()
+        proc.wait(10)
+        proc.stdout.close()
+        raise RuntimeError("the server did not start:\n" + "".join(seen))
+    threading.Thread(target=_drain, args=(proc.stdout,), daemon=True).start()
+    return proc, url, int(url.rsplit(":", 1)[1])
+
+
+def _drain(stream: object) -> None:
+    try:
+        for _ in stream:  # type: ignore[attr-defined]
+            pass
+    except (OSError, ValueError):
+        pass
+
+
 class EmulatorProcess:
     """Start the emulator, wait until it answers, stop it with SIGTERM."""
 
@@ -74,29 +114,9 @@ class EmulatorProcess:
         self.port = 0
 
     def start(self) -> EmulatorProcess:
-        env = dict(os.environ)
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        self._proc = subprocess.Popen(
-            [self._python, "-m", "ollama_core.emulator", "--port", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        assert self._proc.stdout is not None
         deadline = time.monotonic() + self._startup_timeout
-        seen: list[str] = []
-        while time.monotonic() < deadline:
-            line = self._proc.stdout.readline()
-            if not line:
-                break
-            seen.append(line)
-            match = _LISTENING.search(line)
-            if match:
-                self.url = match.group(1).rstrip("/")
-                self.port = int(self.url.rsplit(":", 1)[1])
-                break
-        if not self.url:
-            self.stop()
-            raise RuntimeError("the emulator did not start:\n" + "".join(seen))
-        # Keep reading its output so a chatty emulator never blocks on a full pipe.
-        threading.Thread(target=self._drain, args=(self._proc.stdout,), daemon=True).start()
+        self._proc, self.url, self.port = spawn_listening(
+            [self._python, "-m", "ollama_core.emulator", "--port", "0"], self._startup_timeout)
         while time.monotonic() < deadline:  # listening is not answering: ask it
             try:
                 with _OPENER.open(self.url + "/api/version", timeout=2) as resp:
@@ -106,14 +126,6 @@ class EmulatorProcess:
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"the emulator at {self.url} does not answer")
-
-    @staticmethod
-    def _drain(stream: object) -> None:
-        try:
-            for _ in stream:  # type: ignore[attr-defined]
-                pass
-        except (OSError, ValueError):
-            pass
 
     @property
     def pid(self) -> int:
