@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import signal
 import sys
 import threading
 import warnings
@@ -88,6 +89,10 @@ async def _signal_when_done(coro: Coroutine[Any, Any, T], finished: threading.Ev
         finished.set()
 
 
+#: Signals that belong to the main thread (see ``_Portal._run``).
+_PROGRAM_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
 class _Portal:
     """An event loop on a daemon thread, and a way to run things on it and wait.
 
@@ -110,6 +115,13 @@ class _Portal:
         return self._closing
 
     def _run(self) -> None:
+        # Signals meant for the program (Ctrl-C, a termination request) must reach the main
+        # thread: the kernel may hand a process-directed signal to any thread that does not
+        # block it, and one landing here would only set Python's flag while the main thread
+        # stays blocked in a read (input() at a prompt never sees its KeyboardInterrupt).
+        # Threads this loop starts (executors, resolvers) inherit the mask.
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, _PROGRAM_SIGNALS)
         asyncio.set_event_loop(self.loop)
         try:
             self.loop.run_forever()

@@ -19,6 +19,7 @@ import pty
 import select
 import subprocess
 import termios
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -324,6 +325,23 @@ def _read_until(fd: int, marker: bytes, seen: bytearray, count: int = 1) -> None
         seen += os.read(fd, 4096)
 
 
+def _interrupt(fd: int, marker: bytes, seen: bytearray, count: int) -> None:
+    """Type Ctrl-C until ``marker`` has been seen ``count`` times.
+
+    CPython's readline loop checks for a signal only when its ``select()`` is interrupted,
+    so a SIGINT landing between drawing the prompt and entering ``select()`` waits for the
+    next one (a person never types that fast). Typing Ctrl-C again then delivers exactly
+    one KeyboardInterrupt: the first is pending, the second wakes the loop."""
+    deadline = time.monotonic() + TIMEOUT
+    while seen.count(marker) < count:
+        assert time.monotonic() < deadline, f"no {marker!r} after Ctrl-C; got {bytes(seen)!r}"
+        os.write(fd, b"\x03")
+        ready, _, _ = select.select([fd], [], [], 2.0)
+        while ready and seen.count(marker) < count:
+            seen += os.read(fd, 4096)
+            ready, _, _ = select.select([fd], [], [], 0.2)
+
+
 def test_ctrl_c_at_the_prompt_keeps_the_session() -> None:
     with EmulatorThread() as emu:
         leader, follower = pty.openpty()
@@ -335,10 +353,11 @@ def test_ctrl_c_at_the_prompt_keeps_the_session() -> None:
             seen = bytearray()
             try:
                 _read_until(leader, b">>> ", seen)
-                os.write(leader, b"\x03")  # Ctrl-C at the empty prompt
-                _read_until(leader, b"Use Ctrl + d or /bye to exit.", seen)
+                _interrupt(leader, b"Use Ctrl + d or /bye to exit.", seen, 1)  # empty prompt
                 _read_until(leader, b">>> ", seen, count=2)  # the session goes on
-                os.write(leader, b"half a line\x03")  # Ctrl-C drops what was typed
+                os.write(leader, b"half a line")
+                _read_until(leader, b"half a line", seen)  # echoed: readline has it
+                _interrupt(leader, b"Use Ctrl + d or /bye to exit.", seen, 2)  # drops it
                 _read_until(leader, b">>> ", seen, count=3)
                 os.write(leader, b"still here\n")
                 _read_until(leader, b"Echo: still here", seen)
