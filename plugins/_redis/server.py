@@ -77,15 +77,16 @@ class RedisServer:
         """Start the server and wait until it answers ``PING``."""
         if self.process is not None and self.process.poll() is None:
             return
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self._dir.name, "--protected-mode", "yes"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        log = Path(self._dir.name) / "redis.log"
+        with log.open("ab") as output:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", self._dir.name, "--protected-mode", "yes"],
+                stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while not self._answers():
             if self.process.poll() is not None:
-                error = self.process.stderr.read().decode(errors="replace") \
-                    if self.process.stderr else ""
+                error = log.read_text(errors="replace")
                 raise RuntimeError(f"redis-server exited: {error.strip()[-500:]}")
             if time.monotonic() > deadline:
                 self.stop()
@@ -119,8 +120,6 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if process.stderr is not None:
-            process.stderr.close()
 
     def __enter__(self) -> RedisServer:
         self.start()

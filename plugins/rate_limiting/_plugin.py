@@ -48,7 +48,9 @@ Redis URL; processes naming the same one and the same ``store_prefix`` share eve
 and slot pool, so the limits hold for the fleet (``max_concurrent`` then sizes like the
 server's ``OLLAMA_NUM_PARALLEL``). ``store_timeout`` bounds each Redis call;
 ``store_lease_ttl`` is how long the slots of a process that died stay taken. When Redis is
-down or slow each process decides alone at ``rate / store_processes`` (a
+down or slow each process decides alone at ``rate / store_processes`` (and
+``max_concurrent / store_processes``, rounded up; ``store_processes`` is how many
+processes share the limits) (a
 ``StoreDegraded`` event and a log line; ``StoreRecovered`` when sharing resumes), or, with
 ``fail_closed``, refuses calls with ``StoreUnavailable``. The password of a Redis URL is
 never shown.
