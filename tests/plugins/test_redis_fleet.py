@@ -8,6 +8,8 @@ and nothing is asserted about how long anything took."""
 from __future__ import annotations
 
 import asyncio
+import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -136,3 +138,17 @@ async def test_redis_killed_mid_run_calls_go_on_and_sharing_resumes(
         async with aioredis.Redis.from_url(server.url) as r:
             tat = [k async for k in r.scan_iter(f"{store_prefix}:rl:*:tat")]
         assert len(tat) == 1  # the shared bucket is back in Redis
+
+
+@pytest.mark.timeout(180)
+def test_the_fleet_demo_shows_one_limit_and_one_verdict() -> None:
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, str(root / "examples" / "fleet" / "demo.py")],
+                          cwd=root, capture_output=True, text=True, timeout=170)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    out = proc.stdout
+    together = re.search(r"together: (\d+) calls", out)
+    assert together is not None and 14 <= int(together.group(1)) <= 20, out
+    assert out.count("CircuitOpenError") == 2
+    assert "requests that reached the server meanwhile: 0" in out
+    assert "redis-server and the emulator stopped" in out
