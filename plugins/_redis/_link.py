@@ -98,6 +98,7 @@ class RedisLink:
         self._leases: dict[str, tuple[str, float]] = {}
         self._renewer: asyncio.Task[None] | None = None
         self._renew = self.script(lua("renew"))
+        self._closing = False
         self._closed = False
 
     def script(self, source: str) -> AsyncScript:
@@ -113,7 +114,9 @@ class RedisLink:
 
     async def call(self, op: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
         """``await op(redis)`` within ``timeout``; :class:`StoreUnavailable` when the store
-        is down or does not answer."""
+        is down or does not answer (or the link is closed: nothing reopens it)."""
+        if self._closed:
+            raise self._unavailable("closed")
         if self.down_since is not None:
             now = self.clock.now()
             if now < self._retry_at:
@@ -134,7 +137,7 @@ class RedisLink:
         """Run ``op`` in the background, after every write sent before it (transitions
         and releases come from synchronous callbacks). Dropped when the store is down or
         no loop runs: a lost write is a lease that expires or a verdict that lapses."""
-        if self._closed:
+        if self._closing:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -213,12 +216,13 @@ class RedisLink:
     async def aclose(self) -> None:
         """Send what is pending (for at most a couple of seconds), stop renewing, close
         the connections."""
-        if self._closed:
+        if self._closing:
             return
-        self._closed = True
+        self._closing = True  # no new writes; those sent already go out first
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(_FLUSH_LIMIT):
                 await self.flush()
+        self._closed = True
         for task in (self._sender, self._renewer):
             if task is not None and not task.done():
                 task.cancel()

@@ -360,3 +360,17 @@ async def test_down_every_client_probes_for_itself(
         report = await b.plugin("health_checks").check_now()
         assert report[emulator.url]["status"] == "healthy"
         assert emulator.hits("/") == 2
+
+
+async def test_a_transition_sent_just_before_the_client_closes_still_reaches_redis(
+        emulator: OllamaEmulator, redis_server: RedisServer, store_prefix: str) -> None:
+    config = {"circuit_breaker": shared(redis_server.url, store_prefix, fail_max=1,
+                                        reset_timeout=60)}
+    async with client(emulator.url, ["circuit_breaker"], config) as a:
+        emulator.faults.add(path="/api/version", status=500, times=1)
+        with pytest.raises(Exception):
+            await a.version()
+    # Closed without a flush: the close sent it.
+    async with aioredis.Redis.from_url(redis_server.url) as r:
+        verdicts = [k async for k in r.scan_iter(f"{store_prefix}:cb:*:verdict")]
+        assert len(verdicts) == 1 and await r.pttl(verdicts[0]) > 55_000
