@@ -51,11 +51,13 @@ def limiter_spec(url: str, store: str, rate: float, prefix: str) -> dict[str, An
                                                 "store_prefix": prefix}}}
 
 
-async def shared_limit(emulator_url: str, redis_url: str, rate: float,
-                       seconds: float) -> dict[str, Any]:
-    """Admitted calls per second across the four processes, in-process then shared."""
+async def shared_limit(emulator_url: str, redis_url: str, rate: float, seconds: float,
+                       stores: tuple[str, ...] = ("memory", "redis")) -> dict[str, Any]:
+    """Admitted calls per second across the four processes, in-process then shared
+    (``stores``: which of the two to run)."""
     out: dict[str, Any] = {"rate": rate, "seconds": seconds, "processes": PROCESSES}
-    for label, store in (("memory", "memory"), ("redis", redis_url)):
+    for label in stores:
+        store = redis_url if label == "redis" else "memory"
         prefix = f"bench-{uuid.uuid4().hex[:8]}"
         async with Fleet() as fleet:
             workers = await fleet.start_many(

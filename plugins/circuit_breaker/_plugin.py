@@ -40,7 +40,7 @@ a stream garbage-collected before its end reports ``StreamCancelledError``
 
 Configuration: the six keys above (``fail_max``, ``reset_timeout``,
 ``half_open_max_calls``, ``success_threshold``, ``reset_timeout_multiplier``,
-``max_reset_timeout``), declared with their defaults in
+``max_reset_timeout``) and the shared-store keys below, declared with their defaults in
 :class:`~ollama_plugins.circuit_breaker._config.CircuitBreakerConfig`.
 
 Events: ``CircuitStateChanged`` (``circuit_state``) per transition, with ``key``,
