@@ -65,9 +65,9 @@ async def test_an_open_breaker_stops_the_fleet_and_one_probe_crosses_it(
         assert [r["error"] for r in refused] == ["CircuitOpenError"] * 3
         assert emulator.hits("/api/version") == before  # nothing reached the upstream
         # Half-open once the open period is over in Redis: the three ask at once and
-        # exactly one probe goes (held a second at the server so the others see it out).
+        # exactly one probe goes (held at the server so the others see it out).
         await asyncio.sleep(open_for)
-        emulator.faults.add(path="/api/version", headers_delay=1.0, times=1)
+        emulator.faults.add(path="/api/version", headers_delay=1.5, times=1)
         probing = await asyncio.gather(*(w.ask("call") for w in others))
         assert sorted(str(r.get("error")) for r in probing) == \
             ["CircuitOpenError", "CircuitOpenError", "None"]
@@ -81,7 +81,7 @@ async def test_an_open_breaker_stops_the_fleet_and_one_probe_crosses_it(
 
 async def test_the_slots_of_a_sigkilled_process_come_back_within_the_lease_ttl(
         emulator: OllamaEmulator, redis_server: RedisServer, store_prefix: str) -> None:
-    ttl = 1.0
+    ttl = 2.0
     limits = {"rate": None, "max_concurrent": 2, "store": redis_server.url,
               "store_prefix": store_prefix, "store_lease_ttl": ttl}
     async with Fleet() as fleet:
