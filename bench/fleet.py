@@ -76,7 +76,7 @@ async def cost(emulator_url: str, redis_url: str, calls: int) -> dict[str, Any]:
     out: dict[str, Any] = {"calls": calls}
     cases = {
         "none": ([], {}),
-        "rate_limiting": (["rate_limiting"], {"rate_limiting": {"rate": None}}),
+        "rate_limiting": (["rate_limiting"], {"rate_limiting": {"rate": 1e6}}),
         "rate_limiting (slots)": (["rate_limiting"],
                                   {"rate_limiting": {"rate": None, "max_concurrent": 64}}),
         "circuit_breaker": (["circuit_breaker"], {"circuit_breaker": {}}),

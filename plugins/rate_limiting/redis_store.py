@@ -53,6 +53,7 @@ __all__ = ["RedisLimiterStore"]
 _POLL_FIRST: Final = 0.005
 _POLL_LONGEST: Final = 0.05
 _SCRIPT: Final = lua("limiter")
+_UNLIMITED: Final = Admission(None)
 
 
 class RedisLimiterStore:
@@ -93,9 +94,11 @@ class RedisLimiterStore:
             return await self._locally(key, limits, None)
         clock = self.clock
         start = clock.now()
-        bucket, slots = self.redis_keys(key)
-        interval = int(1e6 / limits.rate) if limits.rate is not None else 0
+        interval = max(1, round(1e6 / limits.rate)) if limits.rate is not None else 0
         cap = limits.max_concurrent or 0
+        if not interval and not cap:
+            return _UNLIMITED  # no bucket, no cap: nothing to share
+        bucket, slots = self.redis_keys(key)
         max_wait = limits.max_wait
         args: list[Any] = [interval, interval * (limits.burst - 1),
                            -1 if max_wait is None else int(max_wait * 1e6), cap, "",
