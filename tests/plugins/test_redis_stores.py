@@ -374,3 +374,37 @@ async def test_a_transition_sent_just_before_the_client_closes_still_reaches_red
     async with aioredis.Redis.from_url(redis_server.url) as r:
         verdicts = [k async for k in r.scan_iter(f"{store_prefix}:cb:*:verdict")]
         assert len(verdicts) == 1 and await r.pttl(verdicts[0]) > 55_000
+
+
+async def test_reconfiguring_the_store_moves_the_plugin_to_the_new_one(
+        emulator: OllamaEmulator, redis_server: RedisServer, store_prefix: str) -> None:
+    async with client(emulator.url, ["rate_limiting", "request_caching"], {}) as c:
+        await c.version()
+        for name in ("rate_limiting", "request_caching"):
+            c.configure_plugin(name, shared(redis_server.url, store_prefix))
+        assert isinstance(c.plugin("rate_limiting").store, RedisLimiterStore)
+        assert isinstance(c.plugin("request_caching").store, RedisCacheStore)
+        await c.version()
+        retired = c.plugin("rate_limiting").store
+        c.configure_plugin("rate_limiting", {"store": "memory"})
+        assert isinstance(c.plugin("rate_limiting").store, MemoryLimiterStore)
+        await c.version()
+    # Closing the client closed the retired store too: its link refuses any call.
+    assert isinstance(retired, RedisLimiterStore)
+    with pytest.raises(StoreUnavailable, match="closed"):
+        await retired.link.call(lambda r: r.ping())
+
+
+def test_a_missing_server_binary_fails_with_how_to_install_one(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from ollama_plugins._redis.server import RedisServerMissing
+
+    monkeypatch.setenv("OLLAMA_CORE_REDIS_SERVER", str(tmp_path / "nothing-here"))
+    with pytest.raises(RedisServerMissing, match="OLLAMA_CORE_REDIS_SERVER"):
+        find_redis_server()
+    monkeypatch.delenv("OLLAMA_CORE_REDIS_SERVER")
+    monkeypatch.setattr("ollama_plugins._redis.server.find_spec", lambda name: None)
+    monkeypatch.setattr("ollama_plugins._redis.server.sys.prefix", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(RedisServerMissing, match="apt-get install redis-server"):
+        find_redis_server()
