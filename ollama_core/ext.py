@@ -63,6 +63,8 @@ from ._events import (
     RetryBudgetExhausted,
     RetryExhausted,
     RetryScheduled,
+    StoreDegraded,
+    StoreRecovered,
     UpstreamHealthChanged,
 )
 from ._exceptions import (
@@ -135,6 +137,8 @@ __all__ = [
     "RetryExhausted",
     "RetryScheduled",
     "SettingInfo",
+    "StoreDegraded",
+    "StoreRecovered",
     "Transport",
     "Upstream",
     "UpstreamHealthChanged",

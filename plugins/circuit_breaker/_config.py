@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ollama_core.ext import ConfigValueError, PluginConfig, setting
+from ollama_core.ext import ConfigValueError, setting
+
+from .._redis import SharedStoreConfig, fail_closed_setting
 
 __all__ = ["CircuitBreakerConfig"]
 
 
 @dataclass(frozen=True, slots=True)
-class CircuitBreakerConfig(PluginConfig):
-    """Settings of the ``circuit_breaker`` plugin."""
+class CircuitBreakerConfig(SharedStoreConfig):
+    """Settings of the ``circuit_breaker`` plugin (the shared-store keys come from
+    :class:`~ollama_plugins._redis.SharedStoreConfig`)."""
 
     fail_max: int = setting(5, minimum=1, doc="consecutive failures that open a breaker")
     reset_timeout: float = setting(30.0, above=0, unit="s", doc="first open period")
@@ -24,6 +27,7 @@ class CircuitBreakerConfig(PluginConfig):
     max_reset_timeout: float | None = setting(None, above=0,
                                               default_text="10 x reset_timeout",
                                               doc="longest open period")
+    fail_closed: bool = fail_closed_setting()
 
     def validate(self) -> None:
         if self.max_reset_timeout is not None and self.max_reset_timeout < self.reset_timeout:

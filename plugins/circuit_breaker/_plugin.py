@@ -40,7 +40,7 @@ a stream garbage-collected before its end reports ``StreamCancelledError``
 
 Configuration: the six keys above (``fail_max``, ``reset_timeout``,
 ``half_open_max_calls``, ``success_threshold``, ``reset_timeout_multiplier``,
-``max_reset_timeout``), declared with their defaults in
+``max_reset_timeout``) and the shared-store keys below, declared with their defaults in
 :class:`~ollama_plugins.circuit_breaker._config.CircuitBreakerConfig`.
 
 Events: ``CircuitStateChanged`` (``circuit_state``) per transition, with ``key``,
@@ -56,6 +56,18 @@ another one with ``CircuitBreakerPlugin(config, store=...)`` or, from another pl
 call asks the store once: an open verdict another process published makes calls here
 fail fast too, and a verdict removed elsewhere (the server recovered) closes the breaker
 here.
+
+Shared by a fleet (see :mod:`ollama_plugins.circuit_breaker.redis_store` for how, and
+which promises it weakens): ``store`` is ``"memory"`` (this process alone) or a Redis URL;
+processes naming the same one and the same ``store_prefix`` share verdicts: each counts
+its own failures, an open breaker is published with a TTL and every process fails fast on
+it, and in half-open exactly ``half_open_max_calls`` probes cross the whole fleet (leases
+that outlive a dead prober by at most ``store_lease_ttl``). A process keeps an open
+verdict it read for about a second; otherwise it asks Redis before each call, within
+``store_timeout``. When Redis is down or slow each process decides alone on its own
+transitions (a ``StoreDegraded`` event and a log line; ``StoreRecovered`` when sharing
+resumes), or, with ``fail_closed``, refuses calls with ``StoreUnavailable``. The password
+of a Redis URL is never shown.
 
 Cooperation with health checks: an ``UpstreamHealthChanged`` event (``upstream_health``)
 with ``healthy`` true moves that upstream's open breakers to half-open at
@@ -95,6 +107,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CircuitBreakerPlugin"]
 
+_STORE_KEYS = ("store", "store_prefix", "store_timeout", "store_lease_ttl", "fail_closed")
+
 
 def _normalise(url: str | yarl.URL) -> str:
     return str(yarl.URL(str(url)).with_user(None))
@@ -113,6 +127,7 @@ class CircuitBreakerPlugin(Plugin[CircuitBreakerConfig]):
         # A default built before the plugin was attached, on a clock of its own: setup
         # replaces it with one on the client's clock.
         self._provisional = False
+        self._retired: list[BreakerStore] = []
         # Keyed by (upstream display URL, endpoint): the public identity of a breaker.
         self._circuits: dict[tuple[str, str], Circuit] = {}
         # Keyed by (id(Upstream), endpoint) for the per-call lookup without building the
@@ -145,7 +160,14 @@ class CircuitBreakerPlugin(Plugin[CircuitBreakerConfig]):
         return {**self.settings.to_dict(), "max_reset_timeout": self.settings.longest_open}
 
     def config_changed(self, old: CircuitBreakerConfig) -> None:
-        """Apply new settings to every breaker, keeping their current states."""
+        """Apply new settings to every breaker, keeping their current states. New
+        shared-store settings move the verdicts to a new store (the old one is closed
+        with the client)."""
+        if self.attached and any(getattr(old, k) != getattr(self.settings, k)
+                                 for k in _STORE_KEYS):
+            if self._store is not None:
+                self._retired.append(self._store)
+            self._store = self._build_store(self.client)
         for circuit in self._circuits.values():
             circuit.apply(self.settings)
 
@@ -154,7 +176,19 @@ class CircuitBreakerPlugin(Plugin[CircuitBreakerConfig]):
     def setup(self, client: OllamaClient) -> None:
         if self._store is None or self._provisional:
             self._provisional = False
-            self._store = MemoryBreakerStore(client.clock)
+            self._store = self._build_store(client)
+
+    def _build_store(self, client: OllamaClient) -> BreakerStore:
+        settings = self.settings
+        if not settings.shared:
+            return MemoryBreakerStore(client.clock)
+        from .._redis._link import RedisLink  # the redis extra: imported only when named
+        from .redis_store import RedisBreakerStore
+
+        link = RedisLink(settings.store, timeout=settings.store_timeout, clock=client.clock,
+                         source=self.name, emit=self.emit, fail_closed=settings.fail_closed)
+        return RedisBreakerStore(link, prefix=settings.store_prefix,
+                                 lease_ttl=settings.store_lease_ttl, clock=client.clock)
 
     @hookimpl
     def ollama_middlewares(self) -> list[Middleware]:
@@ -162,6 +196,9 @@ class CircuitBreakerPlugin(Plugin[CircuitBreakerConfig]):
 
     @hookimpl
     async def ollama_client_aclose(self) -> None:
+        retired, self._retired = self._retired, []
+        for store in retired:
+            await store.aclose()
         await self.store.aclose()
 
     @hookimpl

@@ -34,6 +34,16 @@ The probe counters that decide the verdict are kept here, apart from
 (``UpstreamRegistry.mark_down``/``mark_success``); mixing the two would let user calls
 decide an active-check verdict.
 
+Shared by a fleet (see :mod:`ollama_plugins.health_checks.redis_store`): ``store`` is
+``"memory"`` (each process probes for itself) or a Redis URL; processes naming the same one
+and the same ``store_prefix`` probe each upstream once per ``interval`` between them: the
+process that claims the round probes and publishes its finding, the others record that
+finding as their own probe (so they reach the same verdicts, each with its own thresholds
+and events). ``store_timeout`` bounds each Redis call; ``store_lease_ttl`` is not used
+here. When Redis is down or slow every process probes for itself again (a
+``StoreDegraded`` event and a log line, then ``StoreRecovered``); health checks never fail
+closed. The password of a Redis URL is never shown.
+
 Background probing runs only while the client is open: the client starts it when it opens
 (``async with`` or its first call) and cancels and awaits it when it closes.
 ``HealthChecksPlugin.check_now`` runs one round on demand (the CLI ``health`` command,
@@ -47,14 +57,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ollama_core import OllamaError, Timeouts
-from ollama_core.ext import Plugin, PluginConfig, hookimpl, setting
+from ollama_core.ext import Plugin, hookimpl, setting
 
+from .._redis import SharedStoreConfig
 from .policy import HealthProber
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from ollama_core import OllamaClient
+
+    from .redis_store import RedisHealthStore
+
+_STORE_KEYS = ("store", "store_prefix", "store_timeout")
 
 __all__ = ["HealthChecksConfig", "HealthChecksPlugin"]
 
@@ -66,8 +81,9 @@ def _check_path(value: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class HealthChecksConfig(PluginConfig):
-    """The settings of the health-checks plugin (``plugin_config={"health_checks": {...}}``).
+class HealthChecksConfig(SharedStoreConfig):
+    """The settings of the health-checks plugin (``plugin_config={"health_checks": {...}}``;
+    the shared-store keys come from :class:`~ollama_plugins._redis.SharedStoreConfig`).
 
     ``path`` is what a probe asks for with ``GET``: ``"/"`` (Ollama answers
     ``Ollama is running``) or ``"/api/version"``; never a generating endpoint.
@@ -100,14 +116,37 @@ class HealthChecksPlugin(Plugin[HealthChecksConfig]):
         self._timeouts = self._probe_timeouts()
         #: Runs the probe rounds and keeps their findings (a separate object).
         self.prober = HealthProber(self)
+        #: Claims and findings shared with a fleet (``store`` names Redis), else ``None``.
+        self.shared: RedisHealthStore | None = None
+        self._retired: list[RedisHealthStore] = []
+
+    def setup(self, client: OllamaClient) -> None:
+        self.shared = self._build_store(client)
+
+    def _build_store(self, client: OllamaClient) -> RedisHealthStore | None:
+        settings = self.settings
+        if not settings.shared:
+            return None
+        from .._redis._link import RedisLink  # the redis extra: imported only when named
+        from .redis_store import RedisHealthStore
+
+        link = RedisLink(settings.store, timeout=settings.store_timeout, clock=client.clock,
+                         source=self.name, emit=self.emit)
+        return RedisHealthStore(link, prefix=settings.store_prefix)
 
     def _probe_timeouts(self) -> Timeouts:
         timeout = self.settings.timeout
         return Timeouts(connect=timeout, first_byte=timeout, idle=timeout)
 
     def config_changed(self, old: HealthChecksConfig) -> None:
-        """New settings apply from the running loop's next round."""
+        """New settings apply from the running loop's next round (new shared-store
+        settings: a new store; the old one is closed with the client)."""
         self._timeouts = self._probe_timeouts()
+        if self.attached and any(getattr(old, k) != getattr(self.settings, k)
+                                 for k in _STORE_KEYS):
+            if self.shared is not None:
+                self._retired.append(self.shared)
+            self.shared = self._build_store(self.client)
 
     # -- the settings, by name -----------------------------------------------------------
 
@@ -147,6 +186,12 @@ class HealthChecksPlugin(Plugin[HealthChecksConfig]):
         # The client records which plugin contributed each task, so remove_plugin stops
         # exactly this one.
         return [self.run]
+
+    @hookimpl
+    async def ollama_client_aclose(self) -> None:
+        retired, self._retired = self._retired, []
+        for store in [*retired, *([self.shared] if self.shared is not None else [])]:
+            await store.aclose()
 
     # -- public API --------------------------------------------------------------------
 

@@ -120,6 +120,16 @@ class HealthProber:
         clock = plugin.clock
         settings = plugin.settings
         timeout = settings.timeout
+        shared = plugin.shared
+        if shared is not None:
+            # One process of the fleet probes this round; the others count its finding.
+            claimed = await shared.claim(upstream.display, settings.interval)
+            if claimed is None:
+                return
+            if isinstance(claimed, tuple):
+                latency, found = claimed
+                self._record(client, upstream, clock.now(), None if found else latency, found)
+                return
         request = Request("GET", settings.path, "health", upstream=upstream,
                           timeouts=plugin.timeouts, decode=False)
         started = clock.now()
@@ -137,8 +147,10 @@ class HealthProber:
             error = f"{type(exc).__name__}: {str(exc) or f'no answer within {timeout:g}s'}"
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-        self._record(client, upstream, clock.now(), None if error else clock.now() - started,
-                     error)
+        latency = None if error else clock.now() - started
+        if shared is not None:
+            await shared.publish(upstream.display, settings.interval, (latency, error))
+        self._record(client, upstream, clock.now(), latency, error)
 
     def _record(self, client: OllamaClient, upstream: Upstream, now: float,
                 latency: float | None, error: str | None) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ollama_core.ext import PluginConfig, PluginConfigError, parse_config, setting
 
+from .._redis import SharedStoreConfig, fail_closed_setting
 from .store import LimitSpec
 
 __all__ = ["DEFAULT_RATE", "EndpointLimits", "RateLimitingConfig", "parse_settings",
@@ -45,8 +46,9 @@ class EndpointLimits(PluginConfig):
 
 
 @dataclass(frozen=True, slots=True)
-class RateLimitingConfig(PluginConfig):
-    """Settings of the ``rate_limiting`` plugin."""
+class RateLimitingConfig(SharedStoreConfig):
+    """Settings of the ``rate_limiting`` plugin (the shared-store keys come from
+    :class:`~ollama_plugins._redis.SharedStoreConfig`)."""
 
     rate: float | None = setting(DEFAULT_RATE, above=0, unit="per second",
                                  doc="tokens added per second; null: no token bucket")
@@ -59,6 +61,10 @@ class RateLimitingConfig(PluginConfig):
     endpoints: dict[str, Any] = setting(default_factory=dict, check=_endpoint_sections,
                                         default_text="no overrides",
                                         doc="per-endpoint overrides of the four limits")
+    fail_closed: bool = fail_closed_setting()
+    store_processes: int = setting(1, minimum=1,
+                                   doc="processes sharing the limits; while the shared "
+                                       "store is down each keeps rate / this")
 
 
 def _spec(limits: EndpointLimits | RateLimitingConfig) -> LimitSpec:

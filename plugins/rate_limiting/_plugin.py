@@ -42,6 +42,19 @@ Waiters are served in strict FIFO order, without polling: only the head of the l
 sleeps, exactly until its token (see ``_bucket``). A waiter that is cancelled or rejected
 gives its place up without taking or wasting a token.
 
+Shared by a fleet (see :mod:`ollama_plugins.rate_limiting.redis_store` for how, and which
+of the promises above it weakens): ``store`` is ``"memory"`` (this process alone) or a
+Redis URL; processes naming the same one and the same ``store_prefix`` share every bucket
+and slot pool, so the limits hold for the fleet (``max_concurrent`` then sizes like the
+server's ``OLLAMA_NUM_PARALLEL``). ``store_timeout`` bounds each Redis call;
+``store_lease_ttl`` is how long the slots of a process that died stay taken. When Redis is
+down or slow each process decides alone at ``rate / store_processes`` (and
+``max_concurrent / store_processes``, rounded up; ``store_processes`` is how many
+processes share the limits) (a
+``StoreDegraded`` event and a log line; ``StoreRecovered`` when sharing resumes), or, with
+``fail_closed``, refuses calls with ``StoreUnavailable``. The password of a Redis URL is
+never shown.
+
 State: the buckets and slots live in a *limiter store* (``ollama_plugins.rate_limiting.
 store``: the protocol, the in-process default, and which of the promises above a store
 shared by several processes may weaken). Give the plugin another one with
@@ -79,6 +92,9 @@ from ollama_core.ext import (
 from ._config import RateLimitingConfig, parse_settings, resolve_limits
 from ._middleware import RateLimitMiddleware
 from .store import LimiterStore, LimitSpec, MemoryLimiterStore, Rejected
+
+_STORE_KEYS = ("store", "store_prefix", "store_timeout", "store_lease_ttl", "fail_closed",
+               "store_processes")
 
 if TYPE_CHECKING:
     from ollama_core import OllamaClient
@@ -133,6 +149,7 @@ class RateLimitingPlugin(Plugin[RateLimitingConfig]):
         # A default built before the plugin was attached, on a clock of its own: setup
         # replaces it with one on the client's clock.
         self._provisional = False
+        self._retired: list[LimiterStore] = []
         self._middleware = RateLimitMiddleware(self)
 
     @classmethod
@@ -163,7 +180,20 @@ class RateLimitingPlugin(Plugin[RateLimitingConfig]):
     def setup(self, client: OllamaClient) -> None:
         if self._store is None or self._provisional:
             self._provisional = False
-            self._store = MemoryLimiterStore(client.clock)
+            self._store = self._build_store(client.clock)
+
+    def _build_store(self, clock: Clock) -> LimiterStore:
+        settings = self.settings
+        if not settings.shared:
+            return MemoryLimiterStore(clock)
+        from .._redis._link import RedisLink  # the redis extra: imported only when named
+        from .redis_store import RedisLimiterStore
+
+        link = RedisLink(settings.store, timeout=settings.store_timeout, clock=clock,
+                         source=self.name, emit=self.emit, fail_closed=settings.fail_closed)
+        return RedisLimiterStore(link, prefix=settings.store_prefix,
+                                 lease_ttl=settings.store_lease_ttl,
+                                 processes=settings.store_processes, clock=clock)
 
     @hookimpl
     def ollama_middlewares(self) -> list[Middleware]:
@@ -171,11 +201,22 @@ class RateLimitingPlugin(Plugin[RateLimitingConfig]):
 
     @hookimpl
     async def ollama_client_aclose(self) -> None:
+        retired, self._retired = self._retired, []
+        for store in retired:
+            await store.aclose()
         await self.store.aclose()
 
     def config_changed(self, old: RateLimitingConfig) -> None:
         """Apply new settings at once. Tokens, in-flight counts and queued calls carry
-        over; a call already sleeping for its token finishes that sleep first."""
+        over; a call already sleeping for its token finishes that sleep first. New
+        shared-store settings move the limiter to a new store (calls in flight give their
+        slots back to the old one, closed with the client)."""
+        if self.attached and any(getattr(old, k) != getattr(self.settings, k)
+                                 for k in _STORE_KEYS):
+            if self._store is not None:
+                self._retired.append(self._store)
+            self._store = self._build_store(self.client.clock)
+            self._routes = {}
         self._default, self._overrides = resolve_limits(self.settings)
         self._routes = {}
         self._per_upstream = self.settings.per_upstream

@@ -7,7 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from ollama_core.ext import PluginConfig, setting
+from ollama_core.ext import setting
+
+from .._redis import SharedStoreConfig
 
 __all__ = ["CACHEABLE_ENDPOINTS", "DEFAULT_ENDPOINTS", "RequestCachingConfig"]
 
@@ -27,8 +29,9 @@ def _cacheable(endpoints: frozenset[str]) -> frozenset[str]:
 
 
 @dataclass(frozen=True, slots=True)
-class RequestCachingConfig(PluginConfig):
-    """Settings of the ``request_caching`` plugin."""
+class RequestCachingConfig(SharedStoreConfig):
+    """Settings of the ``request_caching`` plugin (the shared-store keys come from
+    :class:`~ollama_plugins._redis.SharedStoreConfig`)."""
 
     ttl: float = setting(300.0, above=0, unit="s", doc="seconds an answer stays fresh")
     max_entries: int = setting(1024, minimum=1, doc="answers kept at most")

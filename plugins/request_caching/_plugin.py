@@ -65,6 +65,16 @@ another one with ``RequestCachingPlugin(config, store=...)`` or, from another pl
 ``ollama_client_setup``, ``client.plugin(RequestCachingPlugin).use_store(...)``. Single
 flight stays in the process.
 
+Shared by a fleet (see :mod:`ollama_plugins.request_caching.redis_store` for how, and
+which promises it weakens): ``store`` is ``"memory"`` (this process alone) or a Redis URL;
+processes naming the same one and the same ``store_prefix`` share answers, so a call
+cached by one is a hit in the others. What Redis holds is JSON, with the ``ttl`` of the
+answer and the ``max_entries`` bound. ``store_timeout`` bounds each Redis call;
+``store_lease_ttl`` is not used by the cache. When Redis is down or slow the cache fails
+open (a ``StoreDegraded`` event and a log line; lookups miss or hit a local store until
+``StoreRecovered``): a cache never refuses a call. The password of a Redis URL is never
+shown.
+
 Statistics: :meth:`RequestCachingPlugin.stats`; :meth:`RequestCachingPlugin.clear` empties
 the cache. Events: ``CacheHit`` (``cache_hit``: ``endpoint``, ``coalesced``: answered by
 another call in flight rather than from the store) and ``CacheMiss`` (``cache_miss``:
@@ -99,6 +109,8 @@ if TYPE_CHECKING:
     from ollama_core import OllamaClient
 
 __all__ = ["Flight", "RequestCachingPlugin"]
+
+_STORE_KEYS = ("store", "store_prefix", "store_timeout")
 
 
 class Flight:
@@ -181,6 +193,7 @@ class RequestCachingPlugin(Plugin[RequestCachingConfig]):
         # A default built before the plugin was attached, on a clock of its own: setup
         # replaces it with one on the client's clock.
         self._provisional = False
+        self._retired: list[CacheStore] = []
         self._flights: dict[bytes, Flight] = {}
         self._tasks: set[asyncio.Task[tuple[Response, StoredAnswer | None]]] = set()
         self.hits = 0
@@ -235,7 +248,20 @@ class RequestCachingPlugin(Plugin[RequestCachingConfig]):
     def setup(self, client: OllamaClient) -> None:
         if self._store is None or self._provisional:
             self._provisional = False
-            self._store = MemoryCacheStore(self.max_entries, self.max_bytes, client.clock)
+            self._store = self._build_store(client.clock)
+
+    def _build_store(self, clock: Clock) -> CacheStore:
+        settings = self.settings
+        if not settings.shared:
+            return MemoryCacheStore(self.max_entries, self.max_bytes, clock)
+        from .._redis._link import RedisLink  # the redis extra: imported only when named
+        from .redis_store import RedisCacheStore
+
+        link = RedisLink(settings.store, timeout=settings.store_timeout, clock=clock,
+                         source=self.name, emit=self.emit)
+        return RedisCacheStore(link, prefix=settings.store_prefix,
+                               max_entries=self.max_entries, max_bytes=self.max_bytes,
+                               clock=clock)
 
     @hookimpl
     def ollama_middlewares(self) -> list[Middleware]:
@@ -246,11 +272,20 @@ class RequestCachingPlugin(Plugin[RequestCachingConfig]):
         """The client closes: end the shared calls still running (each was abandoned by
         every caller or is about to be), wait for them, then close the store."""
         await self.aclose_flights()
+        retired, self._retired = self._retired, []
+        for store in retired:
+            await store.aclose()
         await self.store.aclose()
 
     def config_changed(self, old: RequestCachingConfig) -> None:
         """New settings, applied at once; entries stay (a smaller bound evicts now, a new
-        ``ttl`` applies to entries stored from now on)."""
+        ``ttl`` applies to entries stored from now on). New shared-store settings move
+        the cache to a new store, empty as far as this process knows."""
+        if self.attached and any(getattr(old, k) != getattr(self.settings, k)
+                                 for k in _STORE_KEYS):
+            if self._store is not None:
+                self._retired.append(self._store)
+            self._store = self._build_store(self.client.clock)
         self.store.resize(self.max_entries, self.max_bytes)
 
     async def aclose_flights(self) -> None:

@@ -473,4 +473,7 @@ def test_invalid_configuration_is_rejected_at_construction_naming_the_key(
 def test_defaults() -> None:
     assert CircuitBreakerPlugin({}).config == {
         "fail_max": 5, "reset_timeout": 30.0, "half_open_max_calls": 1,
-        "success_threshold": 1, "reset_timeout_multiplier": 1.0, "max_reset_timeout": 300.0}
+        "success_threshold": 1, "reset_timeout_multiplier": 1.0, "max_reset_timeout": 300.0,
+        # The shared-store keys (ollama_plugins._redis): this process alone by default.
+        "store": "memory", "store_prefix": "ollama-core", "store_timeout": 0.25,
+        "store_lease_ttl": 10.0, "fail_closed": False}
