@@ -69,7 +69,6 @@ from ._wire._checks import (
     StrMap,
     StrOrStrList,
     Think,
-    not_blank,
 )
 from ._wire._decl import (
     IMAGES,
@@ -356,7 +355,7 @@ def _logprobs(value: Any) -> list[Logprob] | None:
 class ToolCallFunction(Wire):
     """The function a model asked to call. ``arguments`` is a JSON object, not a string."""
 
-    name: str = wire(Str(validate=not_blank), required=True, doc="The function's name.")
+    name: str = wire(Str(), required=True, doc="The function's name.")
     arguments: dict[str, Any] = wire(
         Object(error_messages={
             "invalid": "Must be a JSON object (a dict), not a JSON-encoded string."}),
@@ -415,7 +414,7 @@ class ChatMessage(Wire):
     """
 
     role: MessageRole | str = wire(Role(), conv=_ROLE, required=True,
-                                   doc="system, user, assistant, tool or developer (any case).")
+                                   doc="system, user, assistant, tool, developer, ... (any string; the server lowercases it).")
     content: str = wire(Str(), default="", doc="The text.")
     _: KW_ONLY
     thinking: str | None = wire(Str(), default=None, doc="The model's thinking, if any.")
@@ -456,7 +455,7 @@ _ROLE_CONTENT = frozenset({"role", "content"})
 class ToolFunction(Wire):
     """A function the model may call: ``parameters`` is a JSON-Schema object."""
 
-    name: str = wire(Str(validate=not_blank), required=True, doc="The function's name.")
+    name: str = wire(Str(), required=True, doc="The function's name.")
     description: str | None = wire(Str(), default=None, doc="What it does, for the model.")
     parameters: dict[str, Any] | None = wire(Object(), conv=MAPPING, default=None,
                                              doc="Its arguments, as a JSON Schema object.")

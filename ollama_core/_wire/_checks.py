@@ -283,16 +283,15 @@ class Format(fields.Field[Any]):
 
 
 class Role(fields.Field[Any]):
-    """A message role, in any letter case: the server lowercases it
-    (``api.Message.UnmarshalJSON``). ``developer`` is taken by the model renderers."""
+    """A message role: any JSON string. The server lowercases it
+    (``api.Message.UnmarshalJSON``) and checks nothing more (renderers take ``developer``,
+    templates see whatever is sent), so refusing an unknown role here would be stricter than
+    the server."""
 
-    ROLES = ("system", "user", "assistant", "tool", "developer")
-    default_error_messages = {
-        "invalid": "Must be one of: system, user, assistant, tool, developer (any case).",
-    }
+    default_error_messages = {"invalid": "Must be a string (system, user, assistant, tool, ...)."}
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
                      **kwargs: Any) -> Any:
-        if isinstance(value, str) and value.lower() in self.ROLES:
+        if isinstance(value, str):
             return value
         raise self.make_error("invalid")

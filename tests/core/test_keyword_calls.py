@@ -79,7 +79,7 @@ async def test_keywords_override_and_extend_a_request(api: Api) -> None:
 
 async def test_a_bad_keyword_value_names_its_field(api: Api) -> None:
     with pytest.raises(InvalidRequestError) as err:
-        await api.call("chat", model="llama3.2", messages=[{"role": "robot", "content": "x"}])
+        await api.call("chat", model="llama3.2", messages=[{"role": 4, "content": "x"}])
     assert err.value.field == "messages.0.role"
     with pytest.raises(InvalidRequestError) as err:
         await api.call("embed", model="all-minilm", input="x", dimensions="8")

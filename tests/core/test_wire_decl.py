@@ -76,7 +76,7 @@ def test_the_added_field_is_validated_naming_it() -> None:
     assert info.value.field == "persona"
     # everything inherited still holds
     with pytest.raises(InvalidRequestError) as info:
-        ChatWithPersona(model="m", persona="poet", messages=[{"role": "bot"}]).validate()
+        ChatWithPersona(model="m", persona="poet", messages=[{"role": 5}]).validate()
     assert info.value.field == "messages.0.role"
 
 
