@@ -61,7 +61,7 @@ async def main(host: str | None, model: str, embed_model: str) -> None:
     for label, bad in [
         ("no model", ChatRequest.builder().user("hi")),
         ("bad temperature", base.user("hi").temperature("hot")),  # type: ignore[arg-type]
-        ("bad role", base.message({"role": 7, "content": "beep"})),  # type: ignore[dict-item]
+        ("bad role", base.message({"role": 7, "content": "beep"})),
     ]:
         try:
             bad.build()
