@@ -264,8 +264,9 @@ def ollama_event(client: OllamaClient, event: Event) -> None:
     :class:`RetryScheduled` (``"retry"``), :class:`RetryExhausted`,
     :class:`RetryBudgetExhausted`, :class:`CircuitStateChanged` (``"circuit_state"``),
     :class:`FailedOver` (``"failover"``), :class:`UpstreamHealthChanged`
-    (``"upstream_health"``), :class:`CacheHit`, :class:`CacheMiss` and
-    :class:`RateLimited`; a third-party plugin may emit its own classes or a plain
+    (``"upstream_health"``), :class:`CacheHit`, :class:`CacheMiss`,
+    :class:`RateLimited`, :class:`StoreDegraded` (``"store_degraded"``) and
+    :class:`StoreRecovered`; a third-party plugin may emit its own classes or a plain
     :class:`Event` with a name of its own.
     Must not block; runs inside the event loop. An observer: an exception from it is
     logged and ignored, so the emitting plugin (retry, breaker...) carries on.
