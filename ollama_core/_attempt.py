@@ -49,6 +49,7 @@ from ._exceptions import (
 )
 from ._envelope import Request, Response, Timeouts
 from ._host import basic_auth_header
+from . import _json as json_codec
 from ._ndjson import DEFAULT_MAX_LINE_LENGTH, NDJSONDecoder
 from ._plugin_manager import PluginManager
 from ._shapes import decode_body
@@ -71,8 +72,11 @@ DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
 USER_AGENT = (f"ollama-core/{__version__} ({platform.machine().lower()} "
               f"{platform.system().lower()}) Python/{sys.version_info[0]}.{sys.version_info[1]}")
 
+# Request bodies are encoded by ``_json`` (msgspec when installed, else the standard
+# library); error bodies are rare and stay with json.loads.
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _loads = json.loads
+_encode = json_codec.dumps
 
 
 def _earliest(*times: float | None) -> float | None:
@@ -246,7 +250,7 @@ class Attempts:
         aggregator = None if request.stream else aggregator_for(request.path, request.json)
         streamed = request.stream or aggregator is not None
         if request.json is not None:
-            data = _dumps(request.json).encode()
+            data = _encode(request.json)
             headers["Content-Type"] = "application/json"
         elif request.data is not None:
             data = request.data if isinstance(request.data, bytes) else request.data()
@@ -397,35 +401,85 @@ class Attempts:
                          aggregator: Aggregator) -> Response:
         """Read a whole stream and answer the plain body ``"stream": false`` would have
         given. Every failure happens here, inside the attempt, like a plain call's."""
+        # The loop of ``_lines`` (what it does for ``aggregated=True``: no chunk hooks, an
+        # error line raises what the plain call would), written out: a plain chat reads a
+        # line per token, and an async generator between the reads and the fold costs more
+        # per line than the fold itself.
+        plugins = self._plugins
         counter = [0]
-        lines = self._lines(request, raw, where, watchdog, counter, aggregator.terminal,
-                            aggregated=True)
         # A generation folds every line's text into one body: it is bounded like a plain
         # body, by the bytes it arrived in. A progress call keeps only its last line.
-        limit = self.max_body_size if aggregator.terminal == "done" else None
+        done_ends = aggregator.terminal == "done"
+        limit = self.max_body_size if done_ends else None
+        decoder = NDJSONDecoder(self.max_line_length, endpoint=request.endpoint)
+        stream = raw.stream
+        read = stream.read
+        add = aggregator.add
+        started = False
+        ended = False
         try:
-            async for line in lines:
-                aggregator.add(line)
-                if limit is not None and counter[0] > limit:
-                    error = self._too_large(request, where, "goes on past it")
-                    if self._plugins.has_request_hooks:
-                        self._plugins.error(request, error)
-                    raise error
+            while True:
+                try:
+                    data = await read()
+                except Exception as exc:
+                    _raise_mapped(stream, exc, "stream")
+                eof = not data
+                if eof:
+                    objs = decoder.close()
+                else:
+                    if watchdog is not None:
+                        watchdog.touch()
+                    counter[0] += len(data)
+                    objs = decoder.feed(data)
+                    data = b""  # the decoder keeps what it needs: hold no second copy
+                for obj in objs:
+                    if not started:
+                        started = True
+                        if watchdog is not None:
+                            watchdog.started()
+                    if "error" in obj:
+                        message = obj["error"]
+                        text = message if isinstance(message, str) else json.dumps(message)
+                        raise response_error_for(500, {"error": text}, dict(raw.headers), text)
+                    if obj.get("done") is True if done_ends else obj.get("status") == "success":
+                        ended = True
+                    add(obj)
+                    if limit is not None and counter[0] > limit:
+                        raise self._too_large(request, where, "goes on past it")
+                    if ended:
+                        break
+                if ended or eof:
+                    break
+            if not ended:
+                what = '"done": true' if done_ends else '"status": "success"'
+                raise IncompleteStreamError(
+                    f"stream from {where} ended after {decoder.line_number} lines without "
+                    f"{what}")
+        except OllamaError as exc:
+            if plugins.has_request_hooks:
+                plugins.error(request, exc)
+            raise
         finally:
-            await lines.aclose()
+            if watchdog is not None:
+                watchdog.cancel()
+            if ended:
+                stream.release()
+            else:
+                # Unread data would poison a pooled connection: drop it at once.
+                stream.close()
         return Response(request, raw.status, raw.headers, body=aggregator.result(),
                         upstream=upstream, byte_counter=counter)
 
     async def _lines(self, request: Request, raw: TransportResponse, where: str,
-                     watchdog: _Watchdog | None, counter: list[int], terminal: str | None,
-                     aggregated: bool = False) -> AsyncGenerator[dict[str, Any], None]:
+                     watchdog: _Watchdog | None, counter: list[int], terminal: str | None
+                     ) -> AsyncGenerator[dict[str, Any], None]:
         """The lines of a stream, up to its ``terminal`` line; owns ``watchdog``.
 
-        ``aggregated``: the lines are folded into a plain call's body, which no caller
-        sees line by line, so ``stream_chunk`` hooks are not run and an ``{"error": ...}``
-        line raises what the plain call would have (Ollama answers it as a 500)."""
+        A plain call read as a stream is folded by ``_aggregate``, which runs the same loop
+        without ``stream_chunk`` hooks (no caller sees its lines) and raises what the plain
+        call would have for an ``{"error": ...}`` line (Ollama answers it as a 500)."""
         plugins = self._plugins
-        chunk_hook = plugins.has_chunk_hook and not aggregated
+        chunk_hook = plugins.has_chunk_hook
         status = raw.status
         decoder = NDJSONDecoder(self.max_line_length, endpoint=request.endpoint)
         stream = raw.stream
@@ -455,9 +509,6 @@ class Attempts:
                     if "error" in obj:
                         message = obj["error"]
                         text = message if isinstance(message, str) else json.dumps(message)
-                        if aggregated:
-                            raise response_error_for(500, {"error": text},
-                                                     dict(raw.headers), text)
                         raise StreamErrorLine(text, status, headers=dict(raw.headers),
                                               body=obj)
                     if chunk_hook:
