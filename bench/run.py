@@ -56,8 +56,10 @@ def _versions() -> dict[str, str]:
 
 
 def _json_library() -> str:
-    from ollama_core import _json
-
+    try:
+        from ollama_core import _json
+    except ImportError:  # a version of the client from before the fast codec
+        return "standard library"
     return _json.FAST or "standard library"
 
 

@@ -480,6 +480,8 @@ class Attempts:
         call would have for an ``{"error": ...}`` line (Ollama answers it as a 500)."""
         plugins = self._plugins
         chunk_hook = plugins.has_chunk_hook
+        ends = terminal is not None
+        done_ends = terminal == "done"
         status = raw.status
         decoder = NDJSONDecoder(self.max_line_length, endpoint=request.endpoint)
         stream = raw.stream
@@ -513,9 +515,8 @@ class Attempts:
                                               body=obj)
                     if chunk_hook:
                         obj = plugins.stream_chunk(request, obj)
-                    if terminal is not None and (
-                            obj.get("done") is True if terminal == "done"
-                            else obj.get("status") == terminal):
+                    if ends and (obj.get("done") is True if done_ends
+                                 else obj.get("status") == terminal):
                         ended = True
                         yield obj
                         return
