@@ -80,14 +80,12 @@ class NDJSONDecoder:
         self._buf = buf[end + 1:]
         fast = _fast
         if fast is not None and end <= self._max:
-            # Fast path (msgspec): each line is decoded from the bytes in place (a
-            # memoryview slice, no copy, UTF-8 checked by the decoder). Lines are found one
-            # at a time, so a stream paused after its first line holds the one buffer it
-            # arrived in, not a list of split lines. A batch no longer than the bound cannot
-            # hold a too-long line. Whatever msgspec refuses (blank lines, bad JSON, NaN,
-            # invalid UTF-8...) takes the per-line path below on the line's bytes, so
-            # results, errors and line numbers are exactly those of ``json.loads``.
-            view = memoryview(buf)
+            # Fast path (msgspec): lines are found and decoded one at a time (UTF-8 checked
+            # by the decoder), so a stream paused after its first line holds the one buffer
+            # it arrived in, not a list of split lines (nor a view of it). A batch no longer
+            # than the bound cannot hold a too-long line. Whatever msgspec refuses (blank
+            # lines, bad JSON, NaN, invalid UTF-8...) takes the per-line path on the line's
+            # bytes, so results, errors and line numbers are exactly those of json.loads.
             del data
             start = 0
             while True:
@@ -95,13 +93,14 @@ class NDJSONDecoder:
                 if stop < 0:
                     stop = end  # the last complete line ends at the batch's last newline
                 self.line_number += 1
+                line = buf[start:stop]
                 try:
-                    value = fast(view[start:stop])
+                    value = fast(line)
                 except Exception:
                     value = None
                 if type(value) is not dict:
-                    line = buf[start:stop]
                     value = None if not line or line.isspace() else self._decode(line)
+                del line
                 if stop == end:
                     break
                 start = stop + 1
