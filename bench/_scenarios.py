@@ -317,15 +317,21 @@ async def _many_streams(client: BenchClient, streams: int, length: int) -> int:
     return sum(counts)
 
 
-def _memory_child(ctx: Context, key: str, streams: int | None = None) -> dict[str, Any]:
+#: Streams being opened at a time in the scale runs (below the emulator's listen backlog).
+SCALE_WAVE = 100
+
+
+def _memory_child(ctx: Context, key: str, streams: int | None = None,
+                  wave: int | None = None) -> dict[str, Any]:
     script = Path(__file__).resolve().parent / "_memory.py"
     sizes = ctx.sizes
     proc = subprocess.run(
         [sys.executable, str(script), "--url", ctx.emulator.url, "--port",
          str(ctx.emulator.port), "--client", key, "--streams",
          str(streams if streams is not None else sizes.streams),
-         "--chunks", str(sizes.stream_len)],
-        capture_output=True, text=True, timeout=600)
+         "--chunks", str(sizes.stream_len), "--barrier-timeout", "300",
+         *(["--wave", str(wave)] if wave else [])],
+        capture_output=True, text=True, timeout=900)
     if proc.returncode != 0:
         return {"client": key, "failed": proc.stderr.strip().splitlines()[-1:]}
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -404,7 +410,7 @@ def _scale(ctx: Context) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     for key in SCALE_CLIENTS:
         table[key] = {}
         for n in sizes.scale:
-            table[key][n] = _memory_child(ctx, key, n)
+            table[key][n] = _memory_child(ctx, key, n, wave=SCALE_WAVE)
             ctx.emulator.wait_for_connections(0, timeout=10.0)
             ctx.emulator.clear_requests()
     checks = []
