@@ -56,10 +56,14 @@ def _versions() -> dict[str, str]:
 
 
 def _json_library() -> str:
-    try:
-        from ollama_core import _json
-    except ImportError:  # a version of the client from before the fast codec
+    import ollama_core
+
+    # A version of the client from before the fast codec (a "before" measurement) has no
+    # _json module of its own.
+    if not (Path(ollama_core.__file__).parent / "_json.py").exists():
         return "standard library"
+    from ollama_core import _json
+
     return _json.FAST or "standard library"
 
 
