@@ -79,12 +79,6 @@ _loads = json.loads
 _encode = json_codec.dumps
 
 
-def _earliest(*times: float | None) -> float | None:
-    """The earliest of the loop-clock readings given; ``None`` when none is set."""
-    set_times = [t for t in times if t is not None]
-    return min(set_times) if set_times else None
-
-
 class _Watchdog:
     """Fails a stream's reader when one of its time limits passed.
 
@@ -93,13 +87,14 @@ class _Watchdog:
     throughout, the call's ``deadline``. ``touch()`` only records the time: the timer
     re-arms itself lazily when it fires early, so a fast stream costs one clock read per
     network read, not a timer per chunk. It ends the pending read through the body's
-    ``set_exception``.
+    ``set_exception``; before the headers are in (``attach``), it cancels the task waiting
+    for them instead (``Attempts._await_headers`` turns that into ``TimeoutError``).
     """
 
     __slots__ = ("_loop", "_first_due", "_first_byte", "_idle", "_deadline", "_fail",
-                 "_handle", "_last", "_where", "_started")
+                 "_handle", "_last", "_where", "_started", "task", "expired")
 
-    def __init__(self, fail: Callable[[BaseException], None], first_due: float | None,
+    def __init__(self, fail: Callable[[BaseException], None] | None, first_due: float | None,
                  first_byte: float | None, idle: float | None, deadline: float | None,
                  where: str) -> None:
         self._loop = asyncio.get_running_loop()
@@ -112,7 +107,24 @@ class _Watchdog:
         self._last = self._loop.time()
         self._started = False
         self._handle: asyncio.TimerHandle | None = None
+        #: Until ``attach``: the task waiting for the headers, cancelled when a limit
+        #: passes (``expired`` then tells that cancellation from any other).
+        self.task: asyncio.Task[Any] | None = None
+        self.expired = False
         self._arm()
+
+    def attach(self, fail: Callable[[BaseException], None]) -> None:
+        """The headers are in: from now on a passed limit fails the body's pending read."""
+        self._fail = fail
+
+    def _deliver(self, error: BaseException) -> None:
+        fail = self._fail
+        if fail is not None:
+            fail(error)
+            return
+        self.expired = True
+        if self.task is not None:
+            self.task.cancel()
 
     def _due(self) -> float:
         if self._started:
@@ -148,14 +160,14 @@ class _Watchdog:
         self._handle = None
         now = self._loop.time()
         if self._deadline is not None and now >= self._deadline:
-            self._fail(
+            self._deliver(
                 DeadlineExceeded(f"the call's deadline passed while reading from {self._where}"))
         elif not self._started and self._first_due is not None and now >= self._first_due:
-            self._fail(FirstByteTimeout(
+            self._deliver(FirstByteTimeout(
                 f"no complete first line from {self._where} within {self._first_byte:g}s "
                 f"(first-byte timeout)"))
         elif self._started and self._idle is not None and now >= self._last + self._idle:
-            self._fail(IdleTimeout(
+            self._deliver(IdleTimeout(
                 f"no data from {self._where} for {self._idle:g}s (idle timeout)"))
         else:
             self._arm()
@@ -267,18 +279,27 @@ class Attempts:
         # A plain call (the common case) lets the transport bound the wait for the headers
         # and every wait for body data (Ollama sends a plain answer in one piece once it is
         # complete). A stream needs distinct first-byte (to its first line) and idle
-        # limits: one asyncio timer for the headers here, then the stream's watchdog.
+        # limits: its watchdog, from sending the request on.
         wire = TransportRequest(request.method, prefix + request.path, headers, data,
                                 timeouts.connect, None if streamed else first_byte, where,
                                 request)
         transport = self.transport
+        watchdog = None
+        if streamed and (first_due is not None or timeouts.idle is not None
+                         or deadline is not None):
+            # One timer for the whole stream, from sending the request: until the headers
+            # are in it cancels the wait for them (as ``asyncio.timeout`` would, for a
+            # third of the cost), then it bounds an error body, the first line and every
+            # later read.
+            watchdog = _Watchdog(None, first_due, first_byte, timeouts.idle, deadline, where)
         try:
-            if not streamed:
+            if watchdog is None:
                 raw = await transport.handle(wire)
             else:
-                async with asyncio.timeout_at(_earliest(first_due, deadline)):
-                    raw = await transport.handle(wire)
+                raw = await self._await_headers(transport, wire, watchdog)
         except Exception as exc:
+            if watchdog is not None:
+                watchdog.cancel()
             error = transport_error(exc, where)
             if isinstance(error, OllamaError) and plugins.has_request_hooks:
                 plugins.error(request, error)
@@ -290,13 +311,13 @@ class Attempts:
             if error is exc:
                 raise
             raise error from exc
+        except BaseException:
+            if watchdog is not None:
+                watchdog.cancel()
+            raise
         stream = raw.stream
-        watchdog = None
-        if streamed and (first_due is not None or timeouts.idle is not None
-                         or deadline is not None):
-            # Started at the headers, so it bounds an error body and the first line too.
-            watchdog = _Watchdog(stream.set_exception, first_due, first_byte, timeouts.idle,
-                                 deadline, where)
+        if watchdog is not None:
+            watchdog.attach(stream.set_exception)
         try:
             return await self._finish(request, raw, upstream, where, watchdog, aggregator)
         except BaseException:
@@ -304,6 +325,34 @@ class Attempts:
                 watchdog.cancel()
             stream.close()
             raise
+
+    @staticmethod
+    async def _await_headers(transport: Transport, wire: TransportRequest,
+                             watchdog: _Watchdog) -> TransportResponse:
+        """``transport.handle(wire)``, cancelled by ``watchdog`` when its time limit passes
+        first, which then raises the built-in ``TimeoutError`` (as ``asyncio.timeout``
+        does, with the same care for a cancellation that comes from elsewhere)."""
+        task = asyncio.current_task()
+        assert task is not None
+        cancelling = task.cancelling()
+        watchdog.task = task
+        uncancelled = False
+        try:
+            raw = await transport.handle(wire)
+        except asyncio.CancelledError:
+            if watchdog.expired:
+                uncancelled = True
+                if task.uncancel() <= cancelling:
+                    raise TimeoutError from None
+            raise
+        finally:
+            watchdog.task = None
+            if watchdog.expired and not uncancelled:
+                task.uncancel()
+        if watchdog.expired:  # the limit passed as the headers came in: too late anyway
+            raw.stream.close()
+            raise TimeoutError
+        return raw
 
     async def _finish(self, request: Request, raw: TransportResponse, upstream: Upstream,
                       where: str, watchdog: _Watchdog | None,

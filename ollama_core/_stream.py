@@ -252,8 +252,7 @@ class Stream(Generic[T]):
         metrics = self.metrics
         metrics.chunks += 1
         response = self._response
-        # The response's byte counter, read directly: a property call per chunk costs more.
-        metrics.bytes = response._bytes[0] if response is not None else 0
+        metrics.bytes = response.bytes_received if response is not None else 0
         if metrics.first_chunk_at is None:
             metrics.first_chunk_at = self._clock.now()
         chunk = self._parse(line)
