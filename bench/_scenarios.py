@@ -473,8 +473,9 @@ def _parsers() -> dict[str, Callable[[bytes], Any]]:
 
 def _big_embed_body(template: bytes, rows: int, dims: int) -> bytes:
     """An embed answer of ``rows`` x ``dims`` floats written the way the emulator writes
-    one (unit vectors of Python floats, the emulator's other fields): its models stop at
-    768 dimensions, so the large body is built here and only parsed."""
+    one (unit vectors at float32 precision, ``f"{v:.8g}"``, as Ollama sends them; the
+    emulator's other fields): its models stop at 768 dimensions, so the large body is
+    built here and only parsed."""
     import math
     import random
 
@@ -484,7 +485,7 @@ def _big_embed_body(template: bytes, rows: int, dims: int) -> bytes:
     for _ in range(rows):
         vector = [rng.gauss(0.0, 1.0) for _ in range(dims)]
         norm = math.sqrt(sum(x * x for x in vector)) or 1.0
-        vectors.append([x / norm for x in vector])
+        vectors.append([float(f"{x / norm:.8g}") for x in vector])
     body["embeddings"] = vectors
     return json.dumps(body).encode()
 
