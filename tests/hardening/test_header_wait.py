@@ -101,3 +101,34 @@ async def test_the_first_byte_limit_inside_a_longer_outer_timeout() -> None:
                 with pytest.raises(FirstByteTimeout):
                     await read_stream(client)
             assert task.cancelling() == 0
+
+
+async def test_headers_that_come_in_after_the_limit_passed_are_a_timeout() -> None:
+    # A transport that does not let the timer's cancellation through and answers anyway:
+    # the limit has passed, so the call is a first-byte timeout all the same, the answer's
+    # connection is dropped, and the task is not left cancelled.
+    from ollama_core import IteratorStream, MockTransport, TransportResponse
+
+    closed: list[bool] = []
+
+    class Tracked(IteratorStream):
+        def close(self) -> None:
+            closed.append(True)
+            super().close()
+
+    class Stubborn(MockTransport):
+        async def handle(self, request: Any) -> TransportResponse:
+            try:
+                await asyncio.sleep(FOREVER)
+            except asyncio.CancelledError:
+                pass  # swallowed: a transport that ignores cancellation
+            return TransportResponse(200, {}, Tracked([b'{"done": true}\n']))
+
+    task = asyncio.current_task()
+    assert task is not None
+    async with OllamaClient("http://127.0.0.1:9", Timeouts(first_byte=0.05, idle=FOREVER),
+                            transport=Stubborn(lambda request: None), plugins=[]) as client:
+        with pytest.raises(FirstByteTimeout):
+            await chat(client)
+    assert closed == [True]
+    assert task.cancelling() == 0
