@@ -57,3 +57,11 @@ def test_an_unknown_name_is_still_an_attribute_error() -> None:
         assert "NoSuchName" in str(exc)
     else:  # pragma: no cover - the assertion that fails
         raise AssertionError("no AttributeError")
+
+
+def test_the_lazy_table_and_all_name_the_same_things() -> None:
+    # The names are listed for type checkers (the TYPE_CHECKING imports), for the lazy
+    # import (_LAZY) and in __all__: a name added to one must be added to the others.
+    assert set(ollama_core._LAZY) | {"__version__"} == set(ollama_core.__all__)
+    for name, module in ollama_core._LAZY.items():
+        assert module.startswith("."), name
