@@ -2,9 +2,10 @@
 
 Each adapter does the same work the way a user of that client would write it:
 
-1. ``aiohttp``: the floor. One ``ClientSession``; ``json.loads`` of the body; for streams
-   ``async for line in resp.content`` and ``json.loads`` per line. No typing, no checks
-   beyond ``raise_for_status``.
+1. ``aiohttp``: the floor. One ``ClientSession``; ``async for line in resp.content`` and
+   ``json.loads`` per line. A plain chat goes on the wire as a stream, as OllamaClient's
+   does by default (``stream_on_wire``), and its lines' texts are joined. No typing, no
+   checks beyond ``raise_for_status``.
 2. ``official``: the ``ollama`` package's ``AsyncClient`` (httpx + pydantic).
 3. ``core``: ``OllamaClient(url, plugins=[])``.
 4. ``core+plugins``: ``OllamaClient`` with retry, circuit breaker, rate limiting (limits set
@@ -142,6 +143,25 @@ class PlainAiohttp(BenchClient):
         self.session = aiohttp.ClientSession(connector=self.connector)
 
     async def chat(self, prompt: str, num_predict: int) -> str:
+        # The same wire request as OllamaClient's plain chat (``stream_on_wire``): a
+        # stream, its NDJSON lines read and folded as a naive client would.
+        body = {"model": CHAT_MODEL, "messages": _messages(prompt), "stream": True,
+                "options": {"num_predict": num_predict}}
+        parts: list[str] = []
+        async with self.session.post(self.url + "/api/chat", data=json.dumps(body),
+                                     headers={"Content-Type": "application/json"}) as resp:
+            resp.raise_for_status()
+            async for line in resp.content:
+                if not line.strip():
+                    continue
+                chunk = json.loads(line)
+                parts.append(chunk["message"]["content"])
+                if chunk.get("done"):
+                    break
+        return "".join(parts)
+
+    async def chat_plain_wire(self, prompt: str, num_predict: int) -> str:
+        """The same chat with ``"stream": false`` on the wire (one body)."""
         body = {"model": CHAT_MODEL, "messages": _messages(prompt), "stream": False,
                 "options": {"num_predict": num_predict}}
         async with self.session.post(self.url + "/api/chat", data=json.dumps(body),

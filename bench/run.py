@@ -47,12 +47,24 @@ def _versions() -> dict[str, str]:
 
     out = {"python": platform.python_version()}
     for dist in ("aiohttp", "httpx", "ollama", "pydantic", "marshmallow", "pluggy",
-                 "ollama-core"):
+                 "msgspec", "ollama-core"):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:
             out[dist] = "not installed"
     return out
+
+
+def _json_library() -> str:
+    import ollama_core
+
+    # A version of the client from before the fast codec (a "before" measurement) has no
+    # _json module of its own.
+    if not (Path(ollama_core.__file__).parent / "_json.py").exists():
+        return "standard library"
+    from ollama_core import _json
+
+    return _json.FAST or "standard library"
 
 
 def _load() -> str:
@@ -92,6 +104,7 @@ def _reps(key: str, sizes: Sizes) -> str:
               f"call: {sizes.embed_calls} per client"),
         "e": f"best of {sizes.hook_reps} after a warm-up",
         "f": "every refusal timed",
+        "g": f"median of {sizes.startup_runs} runs after one untimed",
     }[key]
 
 
@@ -99,8 +112,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="small sizes and one repetition (a few seconds; for the smoke test)")
-    parser.add_argument("--scenario", default="a,b,c,d,e,f",
-                        help="comma-separated subset of a,b,c,d,e,f (default: all)")
+    parser.add_argument("--scenario", default="a,b,c,d,e,f,g",
+                        help="comma-separated subset of a,b,c,d,e,f,g (default: all)")
     parser.add_argument("--json", metavar="FILE", help="write all results to FILE as JSON")
     parser.add_argument("--no-pin", action="store_true",
                         help="do not pin the clients and the emulator to different CPUs")
@@ -140,14 +153,33 @@ async def run(args: argparse.Namespace, emulator: EmulatorProcess) -> dict[str, 
             "construction": construction, "scenarios": results}
 
 
+def _raise_file_limit() -> str:
+    """Scenario (c) holds 10 000 streams open: one socket each in this process (and in the
+    emulator, which inherits the limit). Raise the soft limit to the hard one."""
+    try:
+        import resource
+    except ImportError:
+        return "unchanged (no resource module)"
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as exc:
+            return f"{soft} (raising it failed: {exc})"
+        return f"{hard} (raised from {soft})"
+    return str(soft)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    files = _raise_file_limit()
     versions = _versions()
     started = time.perf_counter()
     print(f"{HEADER}{' (quick)' if args.quick else ''}: scenarios {','.join(args.scenarios)}")
     print(f"machine: nproc {os.cpu_count()}, {_cpu_model()}, Python {versions['python']}, "
           f"aiohttp {versions['aiohttp']}, httpx {versions['httpx']}, ollama "
-          f"{versions['ollama']}; load average at start {_load()}")
+          f"{versions['ollama']}, JSON {_json_library()}; load average at start {_load()}")
+    print(f"open file limit: {files}")
     with EmulatorProcess() as emulator:
         print(f"emulator: own process (pid {emulator.pid}) at {emulator.url}; it shares the "
               f"{os.cpu_count()} cores, so server time is part of every wall-clock figure")

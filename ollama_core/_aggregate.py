@@ -106,13 +106,20 @@ class _Chat(Aggregator):
         self._tools = tools
 
     def add(self, line: dict[str, Any]) -> None:
+        # Once per line of every plain chat: the helpers above, inlined.
         message = line.get("message")
-        if isinstance(message, dict):
-            _texts(self._content, message.get("content"))
-            _texts(self._thinking, message.get("thinking"))
+        if type(message) is dict or isinstance(message, dict):
+            value = message.get("content")
+            if value and isinstance(value, str):
+                self._content.append(value)
+            value = message.get("thinking")
+            if value and isinstance(value, str):
+                self._thinking.append(value)
             if self._tools:
                 _gather(self._tool_calls, message.get("tool_calls"))
-        _gather(self._logprobs, line.get("logprobs"))
+        value = line.get("logprobs")
+        if value is not None and isinstance(value, list):
+            self._logprobs.extend(value)
         self._last = line
 
     def result(self) -> dict[str, Any]:

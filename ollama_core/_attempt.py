@@ -49,6 +49,7 @@ from ._exceptions import (
 )
 from ._envelope import Request, Response, Timeouts
 from ._host import basic_auth_header
+from . import _json as json_codec
 from ._ndjson import DEFAULT_MAX_LINE_LENGTH, NDJSONDecoder
 from ._plugin_manager import PluginManager
 from ._shapes import decode_body
@@ -71,14 +72,11 @@ DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
 USER_AGENT = (f"ollama-core/{__version__} ({platform.machine().lower()} "
               f"{platform.system().lower()}) Python/{sys.version_info[0]}.{sys.version_info[1]}")
 
+# Request bodies are encoded by ``_json`` (msgspec when installed, else the standard
+# library); error bodies are rare and stay with json.loads.
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _loads = json.loads
-
-
-def _earliest(*times: float | None) -> float | None:
-    """The earliest of the loop-clock readings given; ``None`` when none is set."""
-    set_times = [t for t in times if t is not None]
-    return min(set_times) if set_times else None
+_encode = json_codec.dumps
 
 
 class _Watchdog:
@@ -89,13 +87,14 @@ class _Watchdog:
     throughout, the call's ``deadline``. ``touch()`` only records the time: the timer
     re-arms itself lazily when it fires early, so a fast stream costs one clock read per
     network read, not a timer per chunk. It ends the pending read through the body's
-    ``set_exception``.
+    ``set_exception``; before the headers are in (``attach``), it cancels the task waiting
+    for them instead (``Attempts._await_headers`` turns that into ``TimeoutError``).
     """
 
     __slots__ = ("_loop", "_first_due", "_first_byte", "_idle", "_deadline", "_fail",
-                 "_handle", "_last", "_where", "_started")
+                 "_handle", "_last", "_where", "_started", "task", "expired")
 
-    def __init__(self, fail: Callable[[BaseException], None], first_due: float | None,
+    def __init__(self, fail: Callable[[BaseException], None] | None, first_due: float | None,
                  first_byte: float | None, idle: float | None, deadline: float | None,
                  where: str) -> None:
         self._loop = asyncio.get_running_loop()
@@ -108,7 +107,24 @@ class _Watchdog:
         self._last = self._loop.time()
         self._started = False
         self._handle: asyncio.TimerHandle | None = None
+        #: Until ``attach``: the task waiting for the headers, cancelled when a limit
+        #: passes (``expired`` then tells that cancellation from any other).
+        self.task: asyncio.Task[Any] | None = None
+        self.expired = False
         self._arm()
+
+    def attach(self, fail: Callable[[BaseException], None]) -> None:
+        """The headers are in: from now on a passed limit fails the body's pending read."""
+        self._fail = fail
+
+    def _deliver(self, error: BaseException) -> None:
+        fail = self._fail
+        if fail is not None:
+            fail(error)
+            return
+        self.expired = True
+        if self.task is not None:
+            self.task.cancel()
 
     def _due(self) -> float:
         if self._started:
@@ -144,14 +160,14 @@ class _Watchdog:
         self._handle = None
         now = self._loop.time()
         if self._deadline is not None and now >= self._deadline:
-            self._fail(
+            self._deliver(
                 DeadlineExceeded(f"the call's deadline passed while reading from {self._where}"))
         elif not self._started and self._first_due is not None and now >= self._first_due:
-            self._fail(FirstByteTimeout(
+            self._deliver(FirstByteTimeout(
                 f"no complete first line from {self._where} within {self._first_byte:g}s "
                 f"(first-byte timeout)"))
         elif self._started and self._idle is not None and now >= self._last + self._idle:
-            self._fail(IdleTimeout(
+            self._deliver(IdleTimeout(
                 f"no data from {self._where} for {self._idle:g}s (idle timeout)"))
         else:
             self._arm()
@@ -246,7 +262,7 @@ class Attempts:
         aggregator = None if request.stream else aggregator_for(request.path, request.json)
         streamed = request.stream or aggregator is not None
         if request.json is not None:
-            data = _dumps(request.json).encode()
+            data = _encode(request.json)
             headers["Content-Type"] = "application/json"
         elif request.data is not None:
             data = request.data if isinstance(request.data, bytes) else request.data()
@@ -263,18 +279,27 @@ class Attempts:
         # A plain call (the common case) lets the transport bound the wait for the headers
         # and every wait for body data (Ollama sends a plain answer in one piece once it is
         # complete). A stream needs distinct first-byte (to its first line) and idle
-        # limits: one asyncio timer for the headers here, then the stream's watchdog.
+        # limits: its watchdog, from sending the request on.
         wire = TransportRequest(request.method, prefix + request.path, headers, data,
                                 timeouts.connect, None if streamed else first_byte, where,
                                 request)
         transport = self.transport
+        watchdog = None
+        if streamed and (first_due is not None or timeouts.idle is not None
+                         or deadline is not None):
+            # One timer for the whole stream, from sending the request: until the headers
+            # are in it cancels the wait for them (as ``asyncio.timeout`` would, for a
+            # third of the cost), then it bounds an error body, the first line and every
+            # later read.
+            watchdog = _Watchdog(None, first_due, first_byte, timeouts.idle, deadline, where)
         try:
-            if not streamed:
+            if watchdog is None:
                 raw = await transport.handle(wire)
             else:
-                async with asyncio.timeout_at(_earliest(first_due, deadline)):
-                    raw = await transport.handle(wire)
+                raw = await self._await_headers(transport, wire, watchdog)
         except Exception as exc:
+            if watchdog is not None:
+                watchdog.cancel()
             error = transport_error(exc, where)
             if isinstance(error, OllamaError) and plugins.has_request_hooks:
                 plugins.error(request, error)
@@ -286,13 +311,13 @@ class Attempts:
             if error is exc:
                 raise
             raise error from exc
+        except BaseException:
+            if watchdog is not None:
+                watchdog.cancel()
+            raise
         stream = raw.stream
-        watchdog = None
-        if streamed and (first_due is not None or timeouts.idle is not None
-                         or deadline is not None):
-            # Started at the headers, so it bounds an error body and the first line too.
-            watchdog = _Watchdog(stream.set_exception, first_due, first_byte, timeouts.idle,
-                                 deadline, where)
+        if watchdog is not None:
+            watchdog.attach(stream.set_exception)
         try:
             return await self._finish(request, raw, upstream, where, watchdog, aggregator)
         except BaseException:
@@ -300,6 +325,34 @@ class Attempts:
                 watchdog.cancel()
             stream.close()
             raise
+
+    @staticmethod
+    async def _await_headers(transport: Transport, wire: TransportRequest,
+                             watchdog: _Watchdog) -> TransportResponse:
+        """``transport.handle(wire)``, cancelled by ``watchdog`` when its time limit passes
+        first, which then raises the built-in ``TimeoutError`` (as ``asyncio.timeout``
+        does, with the same care for a cancellation that comes from elsewhere)."""
+        task = asyncio.current_task()
+        assert task is not None
+        cancelling = task.cancelling()
+        watchdog.task = task
+        uncancelled = False
+        try:
+            raw = await transport.handle(wire)
+        except asyncio.CancelledError:
+            if watchdog.expired:
+                uncancelled = True
+                if task.uncancel() <= cancelling:
+                    raise TimeoutError from None
+            raise
+        finally:
+            watchdog.task = None
+            if watchdog.expired and not uncancelled:
+                task.uncancel()
+        if watchdog.expired:  # the limit passed as the headers came in: too late anyway
+            raw.stream.close()
+            raise TimeoutError
+        return raw
 
     async def _finish(self, request: Request, raw: TransportResponse, upstream: Upstream,
                       where: str, watchdog: _Watchdog | None,
@@ -397,35 +450,87 @@ class Attempts:
                          aggregator: Aggregator) -> Response:
         """Read a whole stream and answer the plain body ``"stream": false`` would have
         given. Every failure happens here, inside the attempt, like a plain call's."""
+        # The loop of ``_lines`` (what it does for ``aggregated=True``: no chunk hooks, an
+        # error line raises what the plain call would), written out: a plain chat reads a
+        # line per token, and an async generator between the reads and the fold costs more
+        # per line than the fold itself.
+        plugins = self._plugins
         counter = [0]
-        lines = self._lines(request, raw, where, watchdog, counter, aggregator.terminal,
-                            aggregated=True)
         # A generation folds every line's text into one body: it is bounded like a plain
         # body, by the bytes it arrived in. A progress call keeps only its last line.
-        limit = self.max_body_size if aggregator.terminal == "done" else None
+        done_ends = aggregator.terminal == "done"
+        limit = self.max_body_size if done_ends else None
+        decoder = NDJSONDecoder(self.max_line_length, endpoint=request.endpoint)
+        stream = raw.stream
+        read = stream.read
+        add = aggregator.add
+        started = False
+        ended = False
         try:
-            async for line in lines:
-                aggregator.add(line)
-                if limit is not None and counter[0] > limit:
-                    error = self._too_large(request, where, "goes on past it")
-                    if self._plugins.has_request_hooks:
-                        self._plugins.error(request, error)
-                    raise error
+            while True:
+                try:
+                    data = await read()
+                except Exception as exc:
+                    _raise_mapped(stream, exc, "stream")
+                eof = not data
+                if eof:
+                    objs = decoder.close()
+                else:
+                    if watchdog is not None:
+                        watchdog.touch()
+                    counter[0] += len(data)
+                    objs = decoder.feed(data)
+                    data = b""  # the decoder keeps what it needs: hold no second copy
+                for obj in objs:
+                    if not started:
+                        started = True
+                        if watchdog is not None:
+                            watchdog.started()
+                    if "error" in obj:
+                        message = obj["error"]
+                        text = message if isinstance(message, str) else json.dumps(message)
+                        raise response_error_for(500, {"error": text}, dict(raw.headers), text)
+                    if obj.get("done") is True if done_ends else obj.get("status") == "success":
+                        ended = True
+                    add(obj)
+                    if limit is not None and counter[0] > limit:
+                        raise self._too_large(request, where, "goes on past it")
+                    if ended:
+                        break
+                if ended or eof:
+                    break
+            if not ended:
+                what = '"done": true' if done_ends else '"status": "success"'
+                raise IncompleteStreamError(
+                    f"stream from {where} ended after {decoder.line_number} lines without "
+                    f"{what}")
+        except OllamaError as exc:
+            if plugins.has_request_hooks:
+                plugins.error(request, exc)
+            raise
         finally:
-            await lines.aclose()
+            if watchdog is not None:
+                watchdog.cancel()
+            if ended:
+                stream.release()
+            else:
+                # Unread data would poison a pooled connection: drop it at once.
+                stream.close()
         return Response(request, raw.status, raw.headers, body=aggregator.result(),
                         upstream=upstream, byte_counter=counter)
 
     async def _lines(self, request: Request, raw: TransportResponse, where: str,
-                     watchdog: _Watchdog | None, counter: list[int], terminal: str | None,
-                     aggregated: bool = False) -> AsyncGenerator[dict[str, Any], None]:
+                     watchdog: _Watchdog | None, counter: list[int], terminal: str | None
+                     ) -> AsyncGenerator[dict[str, Any], None]:
         """The lines of a stream, up to its ``terminal`` line; owns ``watchdog``.
 
-        ``aggregated``: the lines are folded into a plain call's body, which no caller
-        sees line by line, so ``stream_chunk`` hooks are not run and an ``{"error": ...}``
-        line raises what the plain call would have (Ollama answers it as a 500)."""
+        A plain call read as a stream is folded by ``_aggregate``, which runs the same loop
+        without ``stream_chunk`` hooks (no caller sees its lines) and raises what the plain
+        call would have for an ``{"error": ...}`` line (Ollama answers it as a 500)."""
         plugins = self._plugins
-        chunk_hook = plugins.has_chunk_hook and not aggregated
+        chunk_hook = plugins.has_chunk_hook
+        ends = terminal is not None
+        done_ends = terminal == "done"
         status = raw.status
         decoder = NDJSONDecoder(self.max_line_length, endpoint=request.endpoint)
         stream = raw.stream
@@ -455,16 +560,12 @@ class Attempts:
                     if "error" in obj:
                         message = obj["error"]
                         text = message if isinstance(message, str) else json.dumps(message)
-                        if aggregated:
-                            raise response_error_for(500, {"error": text},
-                                                     dict(raw.headers), text)
                         raise StreamErrorLine(text, status, headers=dict(raw.headers),
                                               body=obj)
                     if chunk_hook:
                         obj = plugins.stream_chunk(request, obj)
-                    if terminal is not None and (
-                            obj.get("done") is True if terminal == "done"
-                            else obj.get("status") == terminal):
+                    if ends and (obj.get("done") is True if done_ends
+                                 else obj.get("status") == terminal):
                         ended = True
                         yield obj
                         return

@@ -23,15 +23,13 @@ may answer any JSON value, or nothing (``None``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
 from ._exceptions import DecodeError, excerpt_of
+from ._json import loads as _loads
 
 __all__ = ["ANY", "EMPTY", "NULL_OR_OBJECT", "OBJECT", "SHAPES", "Shape", "decode_body"]
-
-_loads = json.loads
 
 
 class Shape(NamedTuple):

@@ -86,8 +86,9 @@ class Stream(Generic[T]):
         self._state = StreamState.READY
         self._response: Response | None = None
         self._lines: AsyncIterator[dict[str, Any]] | None = None
-        self._resumed = asyncio.Event()
-        self._resumed.set()
+        # Set while paused, and only then: an Event (with its waiter deque, about 0.7 KiB)
+        # per stream would be most of what a stream held open costs beyond its data.
+        self._resumed: asyncio.Event | None = None
         self._pause_started: float | None = None
         self._pause_task: asyncio.Task[None] | None = None
         self._pause_generation = 0
@@ -129,7 +130,7 @@ class Stream(Generic[T]):
             return
         if self._state not in (StreamState.READY, StreamState.STREAMING):
             raise StreamError(f"cannot pause a stream that is {self._state}")
-        self._resumed.clear()
+        self._resumed = asyncio.Event()
         self.metrics.pauses += 1
         self._pause_started = self._clock.now()
         self._set_state(StreamState.PAUSED)
@@ -151,7 +152,7 @@ class Stream(Generic[T]):
             self._pause_started = None
         self.metrics.resumes += 1
         self._set_state(StreamState.STREAMING if self._response is not None else StreamState.READY)
-        self._resumed.set()
+        self._wake()
 
     def cancel(self) -> None:
         """Stop the stream now and drop its connection. Idempotent; never raises."""
@@ -169,7 +170,12 @@ class Stream(Generic[T]):
         self._set_state(StreamState.CANCELLED)
         if self._response is not None:
             self._response.abort()
-        self._resumed.set()  # wake a consumer waiting in pause so it can see the end
+        self._wake()  # wake a consumer waiting in pause so it can see the end
+
+    def _wake(self) -> None:
+        resumed, self._resumed = self._resumed, None
+        if resumed is not None:
+            resumed.set()
 
     async def _pause_timer(self, generation: int, timeout: float) -> None:
         await self._clock.sleep(timeout)
@@ -208,8 +214,9 @@ class Stream(Generic[T]):
         # While STREAMING nothing is paused, cancelled or ended and the lines are there, so
         # the hot path (every chunk) skips the checks below.
         if self._state is not StreamState.STREAMING or lines is None:
-            if not self._resumed.is_set():
-                await self._resumed.wait()
+            resumed = self._resumed
+            if resumed is not None:
+                await resumed.wait()
             if self._state is StreamState.CANCELLED:
                 await self._release()
                 if self._cancel_error is not None:

@@ -1,7 +1,7 @@
 """Smoke test of the benchmark: ``bench/run.py --quick`` runs end to end and prints its tables.
 
 Nothing here is timed or compared: the figures depend on the machine, so the test only
-checks that the benchmark runs (emulator subprocess, four clients, six scenarios).
+checks that the benchmark runs (emulator subprocess, four clients, seven scenarios).
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ def test_quick_run_exits_0_and_prints_the_tables(tmp_path: Path) -> None:
     text = proc.stdout
     assert text.startswith("ollama-core benchmark (quick)")
     assert "client" in text and "vs aiohttp" in text and "vs official" in text
-    for scenario in "abcdef":
+    for scenario in "abcdefg":
         assert f"({scenario}) " in text
     assert "Targets" in text
     assert "client construction with every built-in plugin: " in text
     data = json.loads(out.read_text())
-    assert sorted(data["scenarios"]) == list("abcdef")
+    assert sorted(data["scenarios"]) == list("abcdefg")
 
 
 def test_unknown_scenario_is_a_usage_error() -> None:
