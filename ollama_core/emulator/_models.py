@@ -134,9 +134,9 @@ class ModelRecord:
     """One model as the emulated server knows it. Mutable: tests may edit fields.
 
     ``capabilities`` drive the protocol checks (``completion``, ``tools``, ``thinking``,
-    ``vision``, ``insert``, ``embedding``, ``decision`` for System One). ``embedding_dims`` is the length of the
-    vectors ``/api/embed`` returns (``None``: ``embedding_length`` for embedding models,
-    768 for the rest).
+    ``vision``, ``insert``, ``embedding``, and ``decision`` for System One).
+    ``embedding_dims`` is the length of the vectors ``/api/embed`` returns (``None``:
+    ``embedding_length`` for embedding models, 768 for the rest).
     """
 
     name: str
