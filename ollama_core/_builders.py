@@ -19,6 +19,12 @@ naming the field, at ``build()`` time rather than when the request is sent.
 
 Option setters (``option``, ``options``, ``temperature``, ...) *merge* into the options
 collected so far; nothing replaces earlier options except setting the same key again.
+
+Besides the hand-written steps, every builder has one setter per declared field of its
+request that has no step of that name (``draft_quantize(...)`` on a create builder,
+``max_results(...)`` on a web search builder): they are generated from the declaration
+(:mod:`ollama_core._wire`), so a field added there has its setter at once. Any request
+class has a builder: ``WebSearchRequest.builder()``, or :func:`builder_for`.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import copy
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar, cast
 
 from ._types import (
     ChatMessage,
@@ -41,17 +47,41 @@ from ._types import (
     ThinkLevel,
     Tool,
     ToolCall,
-    _Request,
 )
+from ._wire._decl import FieldInfo
+
 
 __all__ = [
     "ChatRequestBuilder",
+    "builder_for",
     "CreateRequestBuilder",
     "EmbedRequestBuilder",
     "GenerateRequestBuilder",
 ]
 
-_R = TypeVar("_R", bound=_Request)
+
+
+class _Buildable(Protocol):
+    """What a builder needs of its request class."""
+
+    def validate(self) -> dict[str, Any]: ...
+
+
+_R = TypeVar("_R", bound=_Buildable)
+
+#: request class -> its builder class (hand-written ones register themselves)
+_BUILDERS: dict[type[Any], type[_Builder[Any]]] = {}
+
+
+def _setter(info: FieldInfo) -> Any:
+    attr = info.attr
+
+    def setter(self: _Builder[Any], value: Any) -> Any:
+        return self._with(**{attr: value})
+
+    setter.__name__ = setter.__qualname__ = attr
+    setter.__doc__ = info.doc or f"Set ``{info.key}``."
+    return setter
 
 
 class _Builder(Generic[_R]):
@@ -60,7 +90,18 @@ class _Builder(Generic[_R]):
     __slots__ = ("_fields",)
 
     #: the request class ``build()`` constructs
-    _REQUEST: ClassVar[type[_Request]]
+    _REQUEST: ClassVar[type[Any]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        request = cls.__dict__.get("_REQUEST")
+        if request is None:
+            return
+        _BUILDERS[request] = cls
+        # One generated setter per declared field without a hand-written step.
+        for info in getattr(request, "__wire_fields__", ()):
+            if info.setter and not hasattr(cls, info.attr):
+                setattr(cls, info.attr, _setter(info))
 
     def __init__(self) -> None:
         # Never mutated in place: every step makes a new mapping (see _with / _append).
@@ -101,8 +142,9 @@ class _Builder(Generic[_R]):
                 missing; ``.field`` names it.
         """
         kwargs = copy.deepcopy(dict(self._fields))
-        kwargs.setdefault("model", None)  # reported by validation, not as a TypeError
-        request: _R = self._REQUEST(**kwargs)  # type: ignore[assignment]
+        for name in self._REQUEST._MISSING:
+            kwargs.setdefault(name, None)  # reported by validation, not as a TypeError
+        request: _R = self._REQUEST(**kwargs)
         request.validate()
         return request
 
@@ -366,3 +408,14 @@ class CreateRequestBuilder(_Builder[CreateRequest]):
     def stream(self, value: bool = True) -> Self:
         """Stream progress lines (the server's default) or wait for the final status."""
         return self._with(stream=value)
+
+
+def builder_for(request: type[_R]) -> _Builder[_R]:
+    """A new builder for ``request``: its hand-written builder, or one made from the
+    declaration (generated setters only) on top of the nearest base class's builder."""
+    cls = _BUILDERS.get(request)
+    if cls is None:
+        base = next((_BUILDERS[c] for c in request.__mro__[1:] if c in _BUILDERS), _Builder)
+        cls = type(f"{request.__name__}Builder", (base,),
+                   {"__slots__": (), "_REQUEST": request})
+    return cast(_Builder[_R], cls())

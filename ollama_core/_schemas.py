@@ -513,8 +513,15 @@ _SCHEMAS: dict[str, Schema] = {
 #: Fast-path plans compiled from the schemas above (see _fast_valid), by kind.
 _PLANS: dict[str, _Plan | None] = {}
 
+def _kinds() -> frozenset[str]:
+    from ._wire import account, systemone, web  # noqa: F401 - they register their kinds
+    from ._wire._decl import REQUESTS
+
+    return frozenset(_SCHEMAS) | frozenset(REQUESTS)
+
+
 #: The ``kind`` values :func:`validate_request` accepts.
-REQUEST_KINDS: frozenset[str] = frozenset(_SCHEMAS)
+REQUEST_KINDS: frozenset[str] = _kinds()
 
 
 def _flatten(errors: Mapping[Any, Any], prefix: str = "") -> Iterator[tuple[str, list[str]]]:
@@ -659,8 +666,12 @@ def validate_request(kind: str, wire: Mapping[str, Any]) -> dict[str, Any]:
     {'model': 'llama3.2'}
     """
     schema = _SCHEMAS.get(kind)
+    if schema is None and kind in REQUEST_KINDS:
+        from ._wire._decl import validate_request as validate_declared
+
+        return validate_declared(kind, wire)
     if schema is None:
-        raise ValueError(f"unknown request kind {kind!r}; expected one of {sorted(_SCHEMAS)}")
+        raise ValueError(f"unknown request kind {kind!r}; expected one of {sorted(REQUEST_KINDS)}")
     plan = _PLANS.get(kind)
     if plan is not None and _fast_valid(plan, wire):
         return wire  # type: ignore[return-value]  # _fast_valid only passes a real dict

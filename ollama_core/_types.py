@@ -55,6 +55,34 @@ from typing import (
 
 from ._jsoncheck import check_json
 from ._schemas import validate_request
+from ._wire.account import (
+    CloudStatus,
+    ModelRecommendation,
+    ModelRecommendationsResponse,
+    StatusResponse,
+    UserResponse,
+)
+from ._wire.systemone import (
+    SystemOneAnswer,
+    SystemOneChoiceAnswer,
+    SystemOneChoiceQuestion,
+    SystemOneContent,
+    SystemOneNoulAnswer,
+    SystemOneNoulQuestion,
+    SystemOneQuestion,
+    SystemOneRequest,
+    SystemOneResponse,
+    SystemOneScoreAnswer,
+    SystemOneScoreQuestion,
+    SystemOneUsage,
+)
+from ._wire.web import (
+    WebFetchRequest,
+    WebFetchResponse,
+    WebSearchRequest,
+    WebSearchResponse,
+    WebSearchResult,
+)
 
 if TYPE_CHECKING:
     from ._builders import (
@@ -68,6 +96,7 @@ __all__ = [
     "ChatMessage",
     "ChatRequest",
     "ChatResponse",
+    "CloudStatus",
     "CreateRequest",
     "EmbedRequest",
     "EmbedResponse",
@@ -82,9 +111,24 @@ __all__ = [
     "ModelDetails",
     "ModelEntry",
     "ModelInfo",
+    "ModelRecommendation",
+    "ModelRecommendationsResponse",
     "Options",
     "ProgressResponse",
     "RunningModelsResponse",
+    "StatusResponse",
+    "SystemOneAnswer",
+    "SystemOneChoiceAnswer",
+    "SystemOneChoiceQuestion",
+    "SystemOneContent",
+    "SystemOneNoulAnswer",
+    "SystemOneNoulQuestion",
+    "SystemOneQuestion",
+    "SystemOneRequest",
+    "SystemOneResponse",
+    "SystemOneScoreAnswer",
+    "SystemOneScoreQuestion",
+    "SystemOneUsage",
     "TagsResponse",
     "ThinkLevel",
     "TokenLogprob",
@@ -92,6 +136,12 @@ __all__ = [
     "ToolCall",
     "ToolCallFunction",
     "ToolFunction",
+    "UserResponse",
+    "WebFetchRequest",
+    "WebFetchResponse",
+    "WebSearchRequest",
+    "WebSearchResponse",
+    "WebSearchResult",
 ]
 
 

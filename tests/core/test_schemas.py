@@ -103,7 +103,8 @@ def test_valid_bodies_pass_unchanged(kind: str, wire: dict[str, Any]) -> None:
 
 def test_every_kind_has_a_schema() -> None:
     assert REQUEST_KINDS == {"chat", "generate", "embed", "embeddings", "create", "pull",
-                             "push", "copy", "delete", "show"}
+                             "push", "copy", "delete", "show", "web_search", "web_fetch",
+                             "systemone"}
 
 
 def test_non_dict_mapping_is_returned_as_dict() -> None:

@@ -1,0 +1,772 @@
+"""One declaration per wire object, and everything derived from it.
+
+A wire object is a class decorated with :func:`declare` whose fields are given with
+:func:`wire`::
+
+    @declare(kind="web_fetch")
+    class WebFetchRequest(Request):
+        \"\"\"``POST /api/experimental/web_fetch``.\"\"\"
+
+        url: str = wire(Str(validate=not_blank), required=True, doc="The page to fetch.")
+        extra: dict[str, Any] = field(default_factory=dict)
+
+From that one place come:
+
+* the dataclass (``slots``, keyword-only unless ``kw_only=False``), with ``to_dict()``,
+  ``from_dict()`` (unknown keys kept in ``extra``) and dict-style read access
+  (:class:`Wire`);
+* the marshmallow schema (:meth:`Wire.schema`), built with marshmallow's public API: the
+  field's check (a marshmallow field), ``required``/``allow_none`` from the declaration,
+  ``data_key`` for a wire key that differs from the attribute (``from``), nested schemas for
+  ``one=``/``many=``/``tagged=`` fields, and the object's ``rules`` as
+  ``@validates_schema`` methods;
+* the validation fast path (:class:`Plan`), compiled from the declaration itself (it knows
+  its own fields and rules, so nothing reads marshmallow's internals);
+* builder setters (:mod:`ollama_core._builders` adds one per declared field of a request
+  that has no hand-written step);
+* the documentation table (:mod:`ollama_core._wire.doc`).
+
+Decisions:
+
+* **Unknown keys pass (``unknown=INCLUDE``) at every level.** ``extra`` exists to send
+  fields newer than this library; rejecting unknown keys would make it useless and break on
+  every server release.
+* **Optional means nullable.** A field that is not ``required`` accepts ``null`` (``None``
+  is how an unset field looks before ``to_dict`` drops it); a required one does not.
+* **A fast path for valid requests.** Full marshmallow validation of a small chat request
+  costs about 50 µs, mostly generic machinery and the many absent optional fields. The plan
+  runs the same (bound) field objects and rules on the keys actually present; only when
+  that says "valid" is the full pass skipped. Anything else (including every invalid
+  request) takes the full pass, which builds the errors. A test checks on random requests
+  that the fast path never accepts what marshmallow rejects.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import MISSING, dataclass
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    NamedTuple,
+    Protocol,
+    Self,
+    TypeVar,
+    cast,
+    dataclass_transform,
+)
+
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validates_schema
+
+from .._exceptions import InvalidRequestError
+
+if TYPE_CHECKING:
+    from .._builders import _Builder
+
+__all__ = [
+    "Conv",
+    "Decl",
+    "DECLARED",
+    "FieldInfo",
+    "IMAGES",
+    "LIST",
+    "MAPPING",
+    "Normalised",
+    "Plan",
+    "REQUESTS",
+    "Request",
+    "Rule",
+    "SupportsModelDump",
+    "Wire",
+    "declare",
+    "dumped",
+    "fast_valid",
+    "many",
+    "one",
+    "tagged",
+    "validate_request",
+    "validate_wire",
+    "wire",
+]
+
+#: A whole-object rule: gets the loaded data (keyed by attribute name: ``from_``) and
+#: raises ``ValidationError(message, field_name)``.
+Rule = Callable[[Mapping[str, Any]], None]
+
+
+# --------------------------------------------------------------------------------------------
+# Converters between wire data and typed objects
+# --------------------------------------------------------------------------------------------
+
+
+class Conv(NamedTuple):
+    """How one nested field moves between wire data and typed objects."""
+
+    load: Callable[[Any], Any]
+    dump: Callable[[Any], Any]
+
+
+class SupportsModelDump(Protocol):
+    """A pydantic model (ollama-python's ``Message``, ``Options``, ``Tool``): taken as the
+    mapping its ``model_dump()`` gives."""
+
+    def model_dump(self) -> dict[str, Any]: ...
+
+
+_NOT_MODELS = frozenset({str, bytes, int, float, bool, list, tuple, dict, type(None)})
+
+
+def dumped(value: Any) -> Any:
+    """A pydantic model as the dict it stands for (``None`` fields left out, aliases used);
+    anything else unchanged. Duck-typed: the ``ollama`` package is never imported."""
+    if type(value) in _NOT_MODELS or isinstance(value, (Mapping, type)):
+        return value
+    dump = getattr(value, "model_dump", None)
+    if not callable(dump):
+        return value
+    try:
+        return dump(exclude_none=True, by_alias=True)
+    except TypeError:  # a model_dump() without pydantic's keywords
+        return dump()
+
+
+_W = TypeVar("_W", bound="Wire")
+
+
+def typed(cls: type[_W], value: Any) -> Any:
+    """``value`` as a ``cls`` when it is a mapping (or a pydantic model); anything else is
+    left for validation."""
+    # Wire objects are not Mappings, so typed values (of any class) pass through.
+    if isinstance(value, Mapping):
+        return cls.from_dict(value)
+    value = dumped(value)
+    return cls.from_dict(value) if isinstance(value, Mapping) else value
+
+
+def to_wire(value: Any) -> Any:
+    """``value`` in its wire form: typed objects become dicts, other mappings (and pydantic
+    models) plain dicts."""
+    if isinstance(value, Wire):
+        return value.to_dict()
+    if isinstance(value, Mapping):
+        return value if isinstance(value, dict) else dict(value)
+    return dumped(value)
+
+
+def one(cls: type[Wire]) -> Conv:
+    """Converter for a field holding one nested ``cls`` (typed or as a dict)."""
+
+    def dump(value: Any) -> Any:
+        value = dumped(value)
+        if isinstance(value, Mapping):
+            value = cls.from_dict(value)  # normalises typed values nested inside the dict
+        return to_wire(value)
+
+    return Conv(lambda v: typed(cls, v), dump)
+
+
+def many(cls: type[Wire]) -> Conv:
+    """Converter for a field holding a list of nested ``cls`` (each typed or a dict)."""
+    single = one(cls)
+
+    def load(value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return [typed(cls, v) for v in value]
+        return value
+
+    def dump(value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return [single.dump(v) for v in value]
+        return value
+
+    return Conv(load, dump)
+
+
+def tagged(choices: Mapping[str, type[Wire]], tag: str = "type") -> Conv:
+    """Converter for a JSON object of name -> one of ``choices``, picked by its ``tag``
+    key. An entry with an unknown tag stays as it came."""
+
+    def load_one(value: Any) -> Any:
+        value = dumped(value)
+        if isinstance(value, Mapping):
+            cls = choices.get(value.get(tag))  # type: ignore[arg-type]
+            if cls is not None:
+                return cls.from_dict(value)
+        return value
+
+    def load(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: load_one(v) for k, v in value.items()}
+        return value
+
+    def dump(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: to_wire(load_one(v)) for k, v in value.items()}
+        return value
+
+    return Conv(load, dump)
+
+
+def _as_list(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _dump_images(value: Any) -> Any:
+    # Raw image bytes are a convenience (the official client takes them too); the wire wants
+    # base64 text. Strings are sent as given and checked by validation.
+    if isinstance(value, (list, tuple)):
+        return [
+            base64.b64encode(v).decode("ascii") if isinstance(v, (bytes, bytearray)) else v
+            for v in value
+        ]
+    return value
+
+
+#: A list given as any sequence is sent as a list.
+LIST = Conv(_as_list, _as_list)
+#: Images: base64 text as given, raw bytes encoded.
+IMAGES = Conv(_as_list, _dump_images)
+#: A JSON object given as any mapping (or pydantic model) is sent as a dict.
+MAPPING = Conv(lambda v: v, to_wire)
+_NO_NESTED: Mapping[str, Conv] = {}
+
+
+def _extra(d: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
+    """The entries of ``d`` whose keys are not in ``known``."""
+    # The subset test runs in C and is the common case (no unknown keys), so the
+    # comprehension is only paid for when the server actually sent something new.
+    if d.keys() <= known:
+        return {}
+    return {k: v for k, v in d.items() if k not in known}
+
+
+# --------------------------------------------------------------------------------------------
+# The declaration of one field
+# --------------------------------------------------------------------------------------------
+
+_META = "ollama_core.wire"
+
+
+@dataclass(frozen=True, slots=True)
+class Decl:
+    """What :func:`wire` records about one field (kept in the dataclass field's metadata)."""
+
+    check: fields.Field[Any] | None = None
+    doc: str = ""
+    key: str | None = None
+    required: bool = False
+    one: type[Wire] | None = None
+    many: type[Wire] | None = None
+    tagged: Mapping[str, type[Wire]] | None = None
+    conv: Conv | None = None
+    setter: bool = True
+
+
+def wire(check: fields.Field[Any] | None = None, *, doc: str = "", key: str | None = None,
+         required: bool = False, one: type[Wire] | None = None,
+         many: type[Wire] | None = None, tagged: Mapping[str, type[Wire]] | None = None,
+         conv: Conv | None = None, setter: bool = True, default: Any = MISSING,
+         default_factory: Callable[[], Any] | Any = MISSING, init: bool = True,
+         kw_only: bool | Any = MISSING) -> Any:
+    """Declare one wire field.
+
+    Args:
+        check: the marshmallow field validating the value (a strict type from
+            :mod:`._checks`); ``None`` for ``one``/``many``/``tagged`` fields (their schema
+            is derived) or for response-only fields (no check: anything passes).
+        doc: one line for the documentation table and the builder setter.
+        key: the wire key when it differs from the attribute (``from_`` is ``"from"``).
+        required: the key must be present (and not null) on the wire.
+        one / many: the field holds one / a list of nested declared objects (given typed or
+            as dicts).
+        tagged: the field is a JSON object of name -> one of these classes, chosen by the
+            entry's ``"type"``.
+        conv: how the value moves between typed and wire form when none of the above says.
+        setter: whether builders get a generated setter for it.
+        default / default_factory / init / kw_only: as for ``dataclasses.field``; without a
+            default the constructor requires the argument.
+    """
+    decl = Decl(check, doc, key, required, one, many, tagged, conv, setter)
+    kwargs: dict[str, Any] = {"metadata": {_META: decl}, "init": init}
+    if default is not MISSING:
+        kwargs["default"] = default
+    if default_factory is not MISSING:
+        kwargs["default_factory"] = default_factory
+    if kw_only is not MISSING:
+        kwargs["kw_only"] = kw_only
+    return dataclasses.field(**kwargs)
+
+
+class FieldInfo(NamedTuple):
+    """One declared field as the derived artefacts see it."""
+
+    attr: str
+    key: str
+    type: str
+    doc: str
+    required: bool
+    setter: bool
+    decl: Decl
+
+
+# --------------------------------------------------------------------------------------------
+# The base of every wire object
+# --------------------------------------------------------------------------------------------
+
+
+class Wire:
+    """Base of every wire object: generic ``to_dict``/``from_dict`` and dict-style access.
+
+    The class-level tables are filled in by :func:`declare` from the declaration.
+    """
+
+    __slots__ = ()
+
+    #: every declared field except ``extra``, in declaration order
+    __wire_fields__: ClassVar[tuple[FieldInfo, ...]] = ()
+    #: (attribute, wire key) for every field except ``extra``, in declaration order.
+    _KEYS: ClassVar[tuple[tuple[str, str], ...]] = ()
+    #: every wire key of the declaration
+    _WIRE_KEYS: ClassVar[frozenset[str]] = frozenset()
+    #: wire key -> attribute, only for keys that differ (``"from"`` -> ``"from_"``).
+    _ATTR_OF: ClassVar[Mapping[str, str]] = {}
+    #: attribute names of all fields except ``extra``.
+    _FIELDS: ClassVar[frozenset[str]] = frozenset()
+    #: converters of nested fields, by attribute.
+    _NESTED: ClassVar[Mapping[str, Conv]] = _NO_NESTED
+    #: values ``from_dict`` passes for required constructor arguments missing from the data
+    #: (``None``, which ``to_dict`` leaves out), so that validation reports them as missing
+    #: instead of the constructor raising ``TypeError``.
+    _MISSING: ClassVar[Mapping[str, Any]] = {}
+    #: the whole-object rules (inherited ones first)
+    _RULES: ClassVar[tuple[Rule, ...]] = ()
+    _SCHEMA_CLASS: ClassVar[type[Schema]]
+    _SCHEMA: ClassVar[Schema]
+    _PLAN: ClassVar[Plan]
+
+    if TYPE_CHECKING:
+        extra: dict[str, Any]
+
+    @classmethod
+    def schema(cls) -> Schema:
+        """The marshmallow schema derived from the declaration (one shared instance)."""
+        return cls._SCHEMA
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire JSON object: ``None`` fields omitted, nested objects as dicts, ``extra``
+        merged in (typed fields win when both name the same key)."""
+        out: dict[str, Any] = {}
+        nested = self._NESTED
+        for attr, key in self._KEYS:
+            value = getattr(self, attr)
+            if value is None:
+                continue
+            conv = nested.get(attr)
+            out[key] = conv.dump(value) if conv is not None else value
+        for key, value in self.extra.items():
+            out.setdefault(key, value)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Self:
+        """Build an object from its wire JSON; unknown keys go to ``extra``. No validation."""
+        kwargs: dict[str, Any] = dict(cls._MISSING)
+        extra: dict[str, Any] = {}
+        attr_of, names, nested = cls._ATTR_OF, cls._FIELDS, cls._NESTED
+        for key, value in d.items():
+            attr = attr_of.get(key, key)
+            if attr in names:
+                conv = nested.get(attr)
+                kwargs[attr] = conv.load(value) if conv is not None and value is not None else value
+            else:
+                extra[key] = value
+        kwargs["extra"] = extra
+        return cls(**kwargs)
+
+    # Dict-style access, so code written for the official client's models keeps working.
+
+    def __getitem__(self, key: str) -> Any:
+        attr = self._ATTR_OF.get(key, key)
+        if attr in self._FIELDS:
+            return getattr(self, attr)
+        try:
+            return self.extra[key]
+        except KeyError:
+            raise KeyError(key) from None
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        attr = self._ATTR_OF.get(key, key)
+        if attr in self._FIELDS:
+            return getattr(self, attr) is not None
+        return key in self.extra
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value of wire key ``key`` (a field or an ``extra`` entry), else ``default``."""
+        return self[key] if key in self else default
+
+
+class Normalised(Wire):
+    """Request-side objects: nested dicts given to the constructor become typed objects.
+
+    Response-side classes (messages, tool calls, ...) skip this on purpose: they are built
+    once per stream chunk and a ``__post_init__`` would tax every one of them.
+    """
+
+    __slots__ = ()
+
+    def __post_init__(self) -> None:
+        for attr, conv in self._NESTED.items():
+            value = getattr(self, attr)
+            if value is not None:
+                setattr(self, attr, conv.load(value))
+
+
+class Request(Normalised):
+    """A request body: validated by :meth:`validate` before it is sent."""
+
+    __slots__ = ()
+
+    #: the ``validate_request`` kind of this request (its endpoint)
+    _KIND: ClassVar[str] = ""
+
+    @classmethod
+    def builder(cls) -> _Builder[Self]:
+        """A fluent builder for this request: hand-written steps where there are some, a
+        generated setter for every other declared field."""
+        from .._builders import builder_for
+
+        return builder_for(cls)
+
+    def validate(self) -> dict[str, Any]:
+        """Validate and return the wire JSON to send.
+
+        The checks are the declaration's (the schema, then ``check_json`` over the whole
+        body); the client makes them again right before sending, on the body as its plugins
+        left it.
+
+        Raises:
+            InvalidRequestError: ``.field`` is the dotted path of the first bad field
+                (``"messages.0.role"``), ``.errors`` maps every bad path to its messages.
+        """
+        from .._jsoncheck import check_json
+
+        wire_body = validate_wire(type(self), self.to_dict())
+        check_json(wire_body)  # the client's own final check: NaN, non-JSON, surrogates
+        return wire_body
+
+
+# --------------------------------------------------------------------------------------------
+# declare(): the class decorator
+# --------------------------------------------------------------------------------------------
+
+#: every declared class, in declaration order (the documentation table lists the public ones)
+DECLARED: list[type[Wire]] = []
+#: request kind -> its declared class (what ``validate_request(kind, ...)`` checks)
+REQUESTS: dict[str, type[Wire]] = {}
+
+_C = TypeVar("_C", bound=type[Wire])
+
+
+@dataclass_transform(kw_only_default=True, field_specifiers=(wire, dataclasses.field))
+def declare(*, kind: str | None = None, rules: tuple[Rule, ...] = (),
+            kw_only: bool = True) -> Callable[[_C], _C]:
+    """Make ``cls`` a declared wire object (see the module docstring).
+
+    Args:
+        kind: for a request, the name ``validate_request`` knows it by (``"chat"``).
+        rules: whole-object rules added to the inherited ones.
+        kw_only: keyword-only constructor (``ChatMessage`` takes role and content by
+            position, marking the rest with ``KW_ONLY``).
+    """
+
+    def apply(cls: _C) -> _C:
+        inherited_rules = cls._RULES
+        new = dataclass(slots=True, kw_only=kw_only)(cls)
+        _finish(new, inherited_rules + rules)
+        if kind is not None:
+            new._KIND = kind  # type: ignore[attr-defined]
+            REQUESTS[kind] = new
+        DECLARED.append(new)
+        return cast(_C, new)
+
+    return apply
+
+
+def _finish(cls: type[Wire], rules: tuple[Rule, ...]) -> None:
+    infos: list[FieldInfo] = []
+    nested: dict[str, Conv] = {}
+    missing: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name == "extra":
+            continue
+        decl = f.metadata.get(_META) or Decl()
+        infos.append(FieldInfo(f.name, decl.key or f.name, str(f.type), decl.doc,
+                               decl.required, decl.setter, decl))
+        conv = decl.conv
+        if decl.one is not None:
+            conv = one(decl.one)
+        elif decl.many is not None:
+            conv = many(decl.many)
+        elif decl.tagged is not None:
+            conv = tagged(decl.tagged)
+        if conv is not None:
+            nested[f.name] = conv
+        if f.init and f.default is MISSING and f.default_factory is MISSING:
+            missing[f.name] = None
+    cls.__wire_fields__ = tuple(infos)
+    cls._KEYS = tuple((i.attr, i.key) for i in infos)
+    cls._WIRE_KEYS = frozenset(i.key for i in infos)
+    cls._ATTR_OF = {i.key: i.attr for i in infos if i.key != i.attr}
+    cls._FIELDS = frozenset(i.attr for i in infos)
+    cls._NESTED = nested or _NO_NESTED
+    cls._MISSING = missing
+    cls._RULES = rules
+    cls._SCHEMA_CLASS = _schema_class(cls, infos, rules)
+    cls._SCHEMA = cls._SCHEMA_CLASS()
+    cls._PLAN = _compile(cls, infos, cls._SCHEMA, rules)
+
+
+# --------------------------------------------------------------------------------------------
+# The marshmallow schema of a declaration
+# --------------------------------------------------------------------------------------------
+
+
+class _WireSchema(Schema):
+    """Base: unknown keys pass through unvalidated (see the module docstring)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    error_messages = {"type": "Must be a JSON object (a dict)."}
+
+
+class TaggedMap(fields.Field[Any]):
+    """A JSON object of name -> an object whose ``"type"`` picks its schema."""
+
+    default_error_messages = {"invalid": "Must be a JSON object (a dict)."}
+
+    def __init__(self, choices: Mapping[str, type[Wire]], tag: str = "type",
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.choices = dict(choices)
+        self.tag = tag
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise self.make_error("invalid")
+        errors: dict[Any, Any] = {}
+        for name, item in value.items():
+            if not isinstance(name, str):
+                errors[name] = ["Keys must be strings."]
+                continue
+            if not isinstance(item, Mapping):
+                errors[name] = ["Must be a JSON object (a dict)."]
+                continue
+            cls = self.choices.get(item.get(self.tag))  # type: ignore[arg-type]
+            if cls is None:
+                errors[name] = {self.tag: [
+                    f"Must be one of: {', '.join(map(repr, self.choices))}."]}
+                continue
+            found = cls.schema().validate(item)
+            if found:
+                errors[name] = found
+        if errors:
+            raise ValidationError(errors)
+        return value
+
+
+def _schema_field(info: FieldInfo) -> fields.Field[Any]:
+    decl = info.decl
+    check: fields.Field[Any]
+    if decl.one is not None:
+        check = fields.Nested(decl.one._SCHEMA_CLASS)
+    elif decl.many is not None:
+        check = fields.List(fields.Nested(decl.many._SCHEMA_CLASS))
+    elif decl.tagged is not None:
+        check = TaggedMap(decl.tagged)
+    elif decl.check is not None:
+        check = decl.check
+    else:
+        check = fields.Raw()
+    # The declaration says it once: required keys are present and not null, the others
+    # may be absent or null. (public attributes of marshmallow's Field)
+    check.required = info.required
+    check.allow_none = not info.required
+    if info.key != info.attr:
+        check.data_key = info.key
+    return check
+
+
+def _schema_class(cls: type[Wire], infos: list[FieldInfo],
+                  rules: tuple[Rule, ...]) -> type[Schema]:
+    attrs: dict[str, Any] = {info.attr: _schema_field(info) for info in infos}
+    for i, rule in enumerate(rules):
+        attrs[f"_rule_{i}"] = validates_schema(_rule_hook(rule))
+    return type(f"{cls.__name__}Schema", (_WireSchema,), attrs)
+
+
+def _rule_hook(rule: Rule) -> Callable[..., None]:
+    def hook(self: Schema, data: Mapping[str, Any], **kwargs: Any) -> None:
+        rule(data)
+
+    hook.__name__ = hook.__qualname__ = getattr(rule, "__name__", "rule")
+    return hook
+
+
+# --------------------------------------------------------------------------------------------
+# The fast path: a plan compiled from the declaration
+# --------------------------------------------------------------------------------------------
+
+_PLAIN, _NESTED, _LIST_OF_NESTED = 0, 1, 2
+
+
+class Plan:
+    """A declaration compiled for the fast path: the required keys, how to check each
+    known key (by recursing into a nested declaration's plan, or with the bound marshmallow
+    field of the schema), and the rules."""
+
+    __slots__ = ("required", "checks", "rules", "renames")
+
+    def __init__(self, required: tuple[str, ...],
+                 checks: dict[str, tuple[fields.Field[Any], int, Plan | None]],
+                 rules: tuple[Rule, ...], renames: dict[str, str]) -> None:
+        self.required = required
+        self.checks = checks
+        self.rules = rules
+        self.renames = renames
+
+
+def _compile(cls: type[Wire], infos: list[FieldInfo], schema: Schema,
+             rules: tuple[Rule, ...]) -> Plan:
+    checks: dict[str, tuple[fields.Field[Any], int, Plan | None]] = {}
+    for info in infos:
+        bound = schema.fields[info.attr]  # the schema's own copy (public Schema.fields)
+        if info.decl.one is not None:
+            checks[info.key] = (bound, _NESTED, info.decl.one._PLAN)
+        elif info.decl.many is not None:
+            checks[info.key] = (bound, _LIST_OF_NESTED, info.decl.many._PLAN)
+        else:
+            checks[info.key] = (bound, _PLAIN, None)
+    return Plan(tuple(i.key for i in infos if i.required), checks, rules,
+                {i.key: i.attr for i in infos if i.key != i.attr})
+
+
+def fast_valid(plan: Plan, data: Any) -> bool:
+    """True only if marshmallow would find ``data`` valid; False means "ask marshmallow".
+
+    The checks are marshmallow's own (each present field's ``deserialize`` with its
+    validators, the rules); what is skipped is its per-call machinery and the fields that
+    are absent, which is most of them. Anything unusual returns False and goes through the
+    full validation, which is also what produces error messages.
+    """
+    if type(data) is not dict:
+        return False
+    for key in plan.required:
+        if key not in data:
+            return False
+    checks = plan.checks
+    for key, value in data.items():
+        entry = checks.get(key)
+        if entry is None:
+            continue  # unknown keys pass (unknown=INCLUDE)
+        field, kind, sub = entry
+        if value is None:
+            if field.allow_none:
+                continue
+            return False
+        if kind == _NESTED:
+            if not fast_valid(sub, value):  # type: ignore[arg-type]
+                return False
+        elif kind == _LIST_OF_NESTED:
+            if type(value) is not list:
+                return False
+            for item in value:
+                if not fast_valid(sub, item):  # type: ignore[arg-type]
+                    return False
+        else:
+            try:
+                field.deserialize(value, key, data)
+            except ValidationError:
+                return False
+    if plan.rules:
+        # Rules see loaded data, keyed by attribute name ("from_", not "from").
+        renames = plan.renames
+        loaded: Mapping[str, Any] = (
+            {(renames[k] if k in renames else k): v for k, v in data.items()}
+            if renames else data)
+        for rule in plan.rules:
+            try:
+                rule(loaded)
+            except ValidationError:
+                return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------------
+
+
+def _flatten(errors: Mapping[Any, Any], prefix: str = "") -> Iterator[tuple[str, list[str]]]:
+    """marshmallow's nested error dict as (dotted path, messages) pairs, in order.
+
+    ``_schema`` (an error about a whole object) names the object itself.
+    """
+    for key, value in errors.items():
+        if key == "_schema":
+            path = prefix
+        else:
+            path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            yield from _flatten(value, path)
+        elif isinstance(value, list) and value and isinstance(value[0], Mapping):
+            # a validator may raise a list of nested error dicts
+            for item in value:
+                yield from _flatten(item, path)
+        else:
+            yield path, [str(m) for m in value] if isinstance(value, list) else [str(value)]
+
+
+def validate_wire(cls: type[Wire], wire_body: Mapping[str, Any]) -> dict[str, Any]:
+    """Check ``wire_body`` against the declaration of ``cls`` and return it, unchanged.
+
+    Returns ``wire_body`` itself when it is a ``dict`` (a ``dict`` copy of any other
+    mapping). Raises :class:`InvalidRequestError` naming the first bad field (in body
+    order), with every bad path in ``.errors``.
+    """
+    if fast_valid(cls._PLAN, wire_body):
+        return wire_body  # type: ignore[return-value]  # fast_valid only passes a real dict
+    errors = cls._SCHEMA.validate(wire_body)
+    if errors:
+        # marshmallow reports in schema-declaration order; "first" should follow the body.
+        position = ({key: i for i, key in enumerate(wire_body)}
+                    if isinstance(wire_body, Mapping) else {})
+        end = len(position)
+        flat = dict(sorted(_flatten(errors),
+                           key=lambda item: position.get(item[0].split(".", 1)[0], end)))
+        path, messages = next(iter(flat.items()))
+        where = f"{path}: " if path else ""
+        more = len(flat) - 1
+        suffix = f" (and {more} more invalid field{'s' if more > 1 else ''})" if more else ""
+        raise InvalidRequestError(
+            f"invalid request: {where}{messages[0]}{suffix}",
+            field=path or None,
+            errors={p or "_schema": m for p, m in flat.items()},
+        )
+    return wire_body if isinstance(wire_body, dict) else dict(wire_body)
+
+
+def validate_request(kind: str, wire_body: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the wire body of a ``kind`` request (a key of :data:`REQUESTS`) and return it,
+    unchanged. See :func:`validate_wire`; ``ValueError`` for an unknown ``kind`` (a
+    programming error, not a bad request)."""
+    cls = REQUESTS.get(kind)
+    if cls is None:
+        raise ValueError(f"unknown request kind {kind!r}; expected one of {sorted(REQUESTS)}")
+    return validate_wire(cls, wire_body)
