@@ -70,6 +70,7 @@ from ._types import (
     GenerateResponse,
     ModelInfo,
     ModelRecommendationsResponse,
+    Options,
     ProgressResponse,
     RunningModelsResponse,
     StatusResponse,
@@ -849,12 +850,21 @@ class OllamaClient:
             await self._call(self._request("GET", "/api/ps", "ps")))
 
     async def model_info(self, name: str | None = None, verbose: bool = False, *,
-                         model: str | None = None) -> ModelInfo:
+                         model: str | None = None, system: str | None = None,
+                         options: Options | Mapping[str, Any] | None = None) -> ModelInfo:
         """``POST /api/show``: details, parameters, template, capabilities of a model
-        (``name``, or ``model=`` as ollama-python spells it)."""
+        (``name``, or ``model=`` as ollama-python spells it). ``system`` shows the model as
+        it would be with that system prompt (its ``system`` and Modelfile); ``options``
+        are added to the Modelfile's ``PARAMETER`` lines (``parameters`` stays the model's
+        own, as the server writes it)."""
         body: dict[str, Any] = {"model": model_name(name, model, "model_info")}
         if verbose:
             body["verbose"] = True
+        if system is not None:
+            body["system"] = system
+        if options is not None:
+            body["options"] = (options.to_dict() if isinstance(options, Options)
+                               else dict(options) if isinstance(options, Mapping) else options)
         wire = self._prepare("show", "show", body)
         return ModelInfo.from_dict(await self._call(
             self._request("POST", "/api/show", "show", wire)))

@@ -60,6 +60,7 @@ from ._types import (
     GenerateResponse,
     ModelInfo,
     ModelRecommendationsResponse,
+    Options,
     ProgressResponse,
     RunningModelsResponse,
     StatusResponse,
@@ -590,8 +591,10 @@ class SyncOllamaClient:
         return self._run(self._async.list_running())
 
     def model_info(self, name: str | None = None, verbose: bool = False, *,
-                   model: str | None = None) -> ModelInfo:
-        return self._run(self._async.model_info(name, verbose, model=model))
+                   model: str | None = None, system: str | None = None,
+                   options: Options | Mapping[str, Any] | None = None) -> ModelInfo:
+        return self._run(self._async.model_info(name, verbose, model=model, system=system,
+                                                options=options))
 
     def status(self) -> StatusResponse:
         return self._run(self._async.status())

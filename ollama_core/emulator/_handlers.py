@@ -270,9 +270,18 @@ class OllamaRoutes:
         if record is None:
             # the server names the model as model.Name.DisplayShortest() does: x:latest
             return await responder.error(404, f"model '{normalize_name(name)}' not found")
-        shown = record.show(bool(body.get("verbose")))
-        if body.get("system"):
-            shown["system"] = body["system"]
+        system = body.get("system") or ""
+        options = body.get("options") or {}
+        if system or options:
+            # GetModelInfo: the request's system replaces the model's (in ``system`` and
+            # the Modelfile); its options join the Modelfile's PARAMETER lines only, since
+            # ``parameters`` is written before they are merged.
+            shown = record.clone(system=system or record.system).show(bool(body.get("verbose")))
+            shown["modelfile"] = record.clone(
+                system=system or record.system, parameters={**record.parameters, **options}
+            ).modelfile()
+        else:
+            shown = record.show(bool(body.get("verbose")))
         return await responder.json(shown)
 
     # -------------------------------------------------------------- inference

@@ -30,6 +30,7 @@ from ollama_core import (
 )
 from ollama_core._types import (
     ModelRecommendation,
+    Options,
     StatusResponse,
     SystemOneChoiceAnswer,
     SystemOneChoiceQuestion,
@@ -366,3 +367,35 @@ async def test_the_key_never_shows_in_repr_logs_or_errors(
     seen += [record.getMessage() for record in caplog.records]
     seen += [repr(r) for r in cloud.requests]
     assert seen and not [text for text in seen if CLOUD_KEY in text]
+
+
+# ------------------------------------------------------------------ model_info keywords
+
+
+@pytest.mark.ollama_emulator(models=["llama3.2"])
+async def test_model_info_sends_system_and_options(ollama_emulator: OllamaEmulator) -> None:
+    async with OllamaClient(ollama_emulator.url, plugins=[]) as client:
+        plain = await client.model_info("llama3.2")
+        shown = await client.model_info("llama3.2", system="Answer in French.",
+                                        options=Options(temperature=0.25))
+        also = await client.model_info(model="llama3.2", options={"num_ctx": 2048})
+        with pytest.raises(InvalidRequestError) as refused:
+            await client.model_info("llama3.2", options={"temperature": "hot"})
+        assert refused.value.field == "options.temperature"
+    assert plain.system is None and "temperature" not in plain.modelfile
+    assert shown.system == "Answer in French."
+    assert 'SYSTEM """Answer in French."""' in shown.modelfile
+    assert "PARAMETER temperature 0.25" in shown.modelfile
+    assert shown.parameters == plain.parameters  # written before the options are merged
+    assert "PARAMETER num_ctx 2048" in also.modelfile
+    sent = [r.json for r in ollama_emulator.requests]
+    assert sent == [{"model": "llama3.2"},
+                    {"model": "llama3.2", "system": "Answer in French.",
+                     "options": {"temperature": 0.25}},
+                    {"model": "llama3.2", "options": {"num_ctx": 2048}}]
+
+
+def test_model_info_keywords_sync() -> None:
+    with EmulatorThread() as emu, SyncOllamaClient(emu.url, plugins=[]) as client:
+        shown = client.model_info("llama3.2", system="Be brief.", options={"top_k": 5})
+    assert shown.system == "Be brief." and "PARAMETER top_k 5" in shown.modelfile
