@@ -3,6 +3,7 @@ loopback against the emulator, async and sync; and the cloud path of the web cal
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Callable
@@ -11,10 +12,13 @@ from typing import Any
 import pytest
 
 from ollama_core import (
+    AiohttpTransport,
     AuthenticationError,
     BadRequestError,
     CircuitOpenError,
+    ClientClosedError,
     ConnectError,
+    DeadlineExceeded,
     FakeClock,
     InvalidConfigError,
     InvalidRequestError,
@@ -25,7 +29,10 @@ from ollama_core import (
     Request,
     ServiceUnavailableError,
     SyncOllamaClient,
+    Timeouts,
     TransportError,
+    TransportRequest,
+    TransportResponse,
     hookimpl,
 )
 from ollama_core._types import (
@@ -52,7 +59,7 @@ QUESTIONS: dict[str, Any] = {
     "severity": {"type": "score", "instructions": "How bad is it?",
                  "criteria": ["minor", "major", "outage"]},
 }
-DECISION = {"model": "nimble", "state": "Checkout has returned 500 errors since 9am.",
+DECISION: dict[str, Any] = {"model": "nimble", "state": "Checkout has returned 500 errors since 9am.",
             "questions": QUESTIONS}
 CLOUD_KEY = "sk-cloud-0123456789abcdef"
 
@@ -219,7 +226,7 @@ async def test_bad_input_is_refused_naming_the_field_before_sending(
 async def test_systemone_keywords_override_the_request_and_typed_questions_go_as_json(
     ollama_emulator: OllamaEmulator
 ) -> None:
-    typed = {"team": SystemOneChoiceQuestion(instructions="Which team?",
+    typed: dict[str, Any] = {"team": SystemOneChoiceQuestion(instructions="Which team?",
                                              criteria={"billing": None, "technical": "Bugs"}),
              "severity": SystemOneScoreQuestion(instructions="How bad?",
                                                 criteria=["minor", "major"])}
@@ -382,12 +389,12 @@ async def test_model_info_sends_system_and_options(ollama_emulator: OllamaEmulat
         with pytest.raises(InvalidRequestError) as refused:
             await client.model_info("llama3.2", options={"temperature": "hot"})
         assert refused.value.field == "options.temperature"
-    assert plain.system is None and "temperature" not in plain.modelfile
+    assert plain.system is None and "temperature" not in (plain.modelfile or "")
     assert shown.system == "Answer in French."
-    assert 'SYSTEM """Answer in French."""' in shown.modelfile
-    assert "PARAMETER temperature 0.25" in shown.modelfile
+    assert 'SYSTEM """Answer in French."""' in (shown.modelfile or "")
+    assert "PARAMETER temperature 0.25" in (shown.modelfile or "")
     assert shown.parameters == plain.parameters  # written before the options are merged
-    assert "PARAMETER num_ctx 2048" in also.modelfile
+    assert "PARAMETER num_ctx 2048" in (also.modelfile or "")
     sent = [r.json for r in ollama_emulator.requests]
     assert sent == [{"model": "llama3.2"},
                     {"model": "llama3.2", "system": "Answer in French.",
@@ -398,4 +405,49 @@ async def test_model_info_sends_system_and_options(ollama_emulator: OllamaEmulat
 def test_model_info_keywords_sync() -> None:
     with EmulatorThread() as emu, SyncOllamaClient(emu.url, plugins=[]) as client:
         shown = client.model_info("llama3.2", system="Be brief.", options={"top_k": 5})
-    assert shown.system == "Be brief." and "PARAMETER top_k 5" in shown.modelfile
+    assert shown.system == "Be brief." and "PARAMETER top_k 5" in (shown.modelfile or "")
+
+
+class Signalling(AiohttpTransport):
+    """The aiohttp transport, saying when a request reaches it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = asyncio.Event()
+
+    async def handle(self, request: TransportRequest) -> TransportResponse:
+        self.sent.set()
+        return await super().handle(request)
+
+
+async def test_a_cloud_call_keeps_the_deadline_and_ends_with_the_client(
+    cloud: EmulatorThread
+) -> None:
+    cloud.faults.add(path="/api/web_search", headers_delay=30.0, times=None)
+    async with OllamaClient("http://127.0.0.1:9", plugins=[], cloud_url=cloud.url,
+                            cloud_api_key=CLOUD_KEY) as client:
+        with pytest.raises(DeadlineExceeded, match="web_search"):
+            await client.web_search("q", cloud=True, timeout=Timeouts(deadline=0.05))
+    transport = Signalling()
+    client = OllamaClient("http://127.0.0.1:9", plugins=[], cloud_url=cloud.url,
+                          cloud_api_key=CLOUD_KEY, transport=transport)
+    call = asyncio.ensure_future(client.web_search("q", cloud=True))
+    await transport.sent.wait()  # the cloud call is with the transport
+    await client.aclose()
+    with pytest.raises(ClientClosedError):
+        await call
+    with pytest.raises(ClientClosedError):
+        await client.web_fetch("https://x.org", cloud=True)
+
+
+@pytest.mark.ollama_emulator(models=["nimble"])
+async def test_systemone_takes_the_official_packages_request(
+    ollama_emulator: OllamaEmulator
+) -> None:
+    import ollama
+
+    official = ollama.SystemOneRequest(model="nimble", state=DECISION["state"],
+                                       questions=QUESTIONS)
+    async with OllamaClient(ollama_emulator.url, plugins=[]) as client:
+        check_systemone(await client.systemone(official))  # type: ignore[arg-type]
+    assert ollama_emulator.requests[0].json == DECISION
