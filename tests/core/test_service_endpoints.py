@@ -208,7 +208,7 @@ async def test_bad_input_is_refused_naming_the_field_before_sending(
          "questions.q.type"),
         (lambda c: c.systemone({"state": "s", "questions": QUESTIONS}), "model"),
         (lambda c: c.systemone(DECISION, keep_alive="soon"), "keep_alive"),
-        (lambda c: c.systemone("nimble"), "request"),
+        (lambda c: c.systemone("nimble"), "request"),  # type: ignore[arg-type]
         (lambda c: c.web_search(""), "query"),
         (lambda c: c.web_search("q", max_results="3"), "max_results"),  # type: ignore[arg-type]
         (lambda c: c.web_search("q", cloud="yes"), "cloud"),  # type: ignore[arg-type]
