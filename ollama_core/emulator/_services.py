@@ -6,7 +6,9 @@ and the web routes in both places they exist: the local server's
 with the server's own key, after dropping the caller's ``Authorization``) and ollama.com's
 own ``/api/web_search|web_fetch`` (which want the caller's ``Authorization: Bearer`` key).
 One emulator serves both, so a test can point a client's cloud URL at one emulator and its
-server URL at another, and see which one received the key.
+server URL at another, and see which one received the key. With ``state.cloud_url`` set, the
+local routes proxy to that URL as Ollama does to ollama.com: the caller's headers stay
+behind, and the call carries the server's own signature instead.
 
 Results are deterministic: the same query or URL always gives the same answer.
 """
@@ -17,6 +19,7 @@ import hashlib
 import re
 from typing import Any, Final
 
+import aiohttp
 from aiohttp import web
 
 from ._bind import BindError, bind
@@ -35,6 +38,10 @@ _WEB_FETCH: Final = "web fetch is unavailable"
 # ollama.com's documented web search bounds: 5 results unless asked, 10 at most.
 DEFAULT_MAX_RESULTS: Final = 5
 MAX_RESULTS: Final = 10
+#: What the emulated server sends ollama.com in place of the caller's ``Authorization``
+#: (Ollama signs the proxied call with its own key).
+SERVER_SIGNATURE: Final = "Bearer emulator-server-signature"
+_PROXY_TIMEOUT: Final = aiohttp.ClientTimeout(total=30)
 _URL: Final = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
 _BEARER: Final = re.compile(r"^Bearer\s+\S+", re.IGNORECASE)
 
@@ -156,7 +163,25 @@ class ServiceRoutes:
             return await responder.error(400, "missing request body")
         if self.state.cloud_disabled:
             return await responder.error(403, f"{_CLOUD_DISABLED}: {operation}")
+        if self.state.cloud_url:
+            return await self._proxy(responder, raw, f"{self.state.cloud_url}/api/{endpoint}")
         return await self._answer(responder, raw, endpoint)
+
+    @staticmethod
+    async def _proxy(responder: Responder, raw: bytes, url: str) -> web.StreamResponse:
+        """Forward the body to the cloud with the server's signature and none of the
+        caller's headers; the cloud's status and body come back as they are (a cloud that
+        cannot be reached is a 502, as in Ollama's proxy)."""
+        headers = {"Content-Type": "application/json", "Authorization": SERVER_SIGNATURE}
+        try:
+            async with aiohttp.ClientSession(timeout=_PROXY_TIMEOUT) as session, \
+                    session.post(url, data=raw, headers=headers) as reply:
+                body = await reply.read()
+                content_type = reply.headers.get("Content-Type")
+                status = reply.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return await responder.error(502, str(exc) or type(exc).__name__)
+        return await responder.body(body, status=status, content_type=content_type)
 
     async def _cloud(self, request: web.Request, endpoint: str) -> web.StreamResponse:
         responder, raw = request_context(request)

@@ -82,6 +82,9 @@ class EmulatorState:
     user: dict[str, Any] | None = field(default_factory=lambda: dict(DEFAULT_USER))
     #: ``OLLAMA_NO_CLOUD``: ``/api/status`` says so and the web routes answer 403.
     cloud_disabled: bool = False
+    #: Where the local ``/api/experimental/web_*`` routes proxy to (another emulator acting
+    #: as ollama.com); ``None``: they answer themselves, as that proxy would.
+    cloud_url: str | None = None
     #: ``/api/experimental/model-recommendations`` entries (built from the registry).
     recommendations: list[dict[str, Any]] = field(default_factory=list)
     _requests: list[RecordedRequest] = field(default_factory=list)

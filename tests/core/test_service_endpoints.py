@@ -451,3 +451,22 @@ async def test_systemone_takes_the_official_packages_request(
     async with OllamaClient(ollama_emulator.url, plugins=[]) as client:
         check_systemone(await client.systemone(official))  # type: ignore[arg-type]
     assert ollama_emulator.requests[0].json == DECISION
+
+
+@pytest.mark.ollama_emulator(models=["llama3.2"])
+async def test_through_the_server_the_callers_key_stays_with_the_server(
+    ollama_emulator: OllamaEmulator, cloud: EmulatorThread
+) -> None:
+    """The server proxies the experimental routes to ollama.com with its own signature."""
+    ollama_emulator.state.cloud_url = cloud.url
+    async with OllamaClient(ollama_emulator.url, plugins=[], api_key="caller-key",
+                            cloud_api_key=CLOUD_KEY) as client:
+        check_search(await client.web_search("ollama tips", max_results=2))
+        check_fetch(await client.web_fetch("https://ollama.com/blog"))
+    assert all(r.has_header("Authorization", "Bearer caller-key")
+               for r in ollama_emulator.requests)
+    assert [r.path for r in cloud.requests] == ["/api/web_search", "/api/web_fetch"]
+    for forwarded in cloud.requests:
+        assert forwarded.has_header("Authorization", "Bearer emulator-server-signature")
+        assert not forwarded.has_header("Authorization", "Bearer caller-key")
+        assert not forwarded.has_header("Authorization", f"Bearer {CLOUD_KEY}")

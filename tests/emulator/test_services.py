@@ -231,3 +231,26 @@ async def test_show_keeps_arrays_of_five_items_or_fewer(api: Api) -> None:
     assert info["tokenizer.ggml.token_type"] == []  # twelve: emptied
     verbose = (await api.post("/api/show", {"model": "llama3.2", "verbose": True})).json()
     assert len(verbose["model_info"]["tokenizer.ggml.token_type"]) == 12
+
+
+async def test_the_local_route_proxies_without_the_callers_key(
+    api: Api, http: aiohttp.ClientSession
+) -> None:
+    async with OllamaEmulator() as cloud:
+        api.emulator.state.cloud_url = cloud.url
+        reply = await api.session.post(
+            api.emulator.url + "/api/experimental/web_search", json={"query": "q"},
+            headers={"Authorization": "Bearer caller-key", "X-Team": "blue"})
+        async with reply:
+            assert reply.status == 200
+            assert len((await reply.json())["results"]) == 5
+        (forwarded,) = cloud.requests
+        assert forwarded.path == "/api/web_search" and forwarded.json == {"query": "q"}
+        assert forwarded.has_header("Authorization", "Bearer emulator-server-signature")
+        assert not forwarded.has_header("Authorization", "Bearer caller-key")
+        assert "X-Team" not in forwarded.headers
+        cloud.faults.add(path="/api/web_fetch", status=429, error="slow down")
+        limited = await api.post("/api/experimental/web_fetch", {"url": "https://x.org"})
+        assert (limited.status, limited.json()) == (429, {"error": "slow down"})
+    gone = await api.post("/api/experimental/web_fetch", {"url": "https://x.org"})
+    assert gone.status == 502 and gone.json()["error"]
