@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import builtins
 import email.utils
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -261,7 +262,16 @@ class ServerError(ResponseError):
 
 
 class ServiceUnavailableError(ServerError):
-    """HTTP 503, e.g. Ollama's ``server busy, please try again.`` when its queue is full."""
+    """HTTP 503: Ollama's ``server busy, please try again.`` when its queue is full, or the
+    cloud's ``Server overloaded, please retry shortly (ref: <id>)`` (sent without
+    ``Retry-After``). ``ref`` is that id, to quote when reporting the failure; it is also in
+    the message, so logs of ``str(error)`` keep it."""
+
+    @property
+    def ref(self) -> str | None:
+        """The ``(ref: ...)`` id of the cloud's overload answer, if the message has one."""
+        found = _REF.search(self.error)
+        return found.group(1) if found else None
 
 
 def excerpt_of(data: bytes | str, limit: int = 200) -> str:
@@ -408,6 +418,10 @@ class AllEndpointsFailedError(PluginError):
         super().__init__(f"all {len(self.failures)} endpoints failed ({detail})")
 
 
+#: The cloud's overload answer: ``Server overloaded, please retry shortly (ref: <uuid>)``.
+_OVERLOADED = re.compile(r"server overloaded\b", re.IGNORECASE)
+_REF = re.compile(r"\(ref: ?([^()\s]+)\)")
+
 _STATUS_CLASSES: dict[int, type[ResponseError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -437,7 +451,12 @@ def response_error_for(status: int, body: Any, headers: Mapping[str, str] | None
                         "headers; a reverse proxy should set Host to localhost:11434)")
     cls = _STATUS_CLASSES.get(status)
     if cls is None:
-        cls = ServerError if status >= 500 else ResponseError
+        if status >= 500:
+            # The cloud's overload wording is the 503 condition whatever the status a proxy
+            # in between put on it.
+            cls = ServiceUnavailableError if _OVERLOADED.match(message) else ServerError
+        else:
+            cls = ResponseError
     return cls(message, status, headers=headers, body=body if body is not None else text)
 
 

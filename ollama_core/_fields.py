@@ -13,6 +13,10 @@ type checkers check them (a test runs ``mypy --strict`` on such calls). ``stream
 ``Literal[False]`` on the methods that return the whole answer and ``Literal[True]`` on the
 ``*_stream`` ones: ``chat(..., stream=True)`` is refused (it would have to return a
 stream), naming ``chat_stream``.
+
+The ``TypedDict`` classes are written out because type checkers cannot see classes made at
+run time; a test checks that their keys are the declared fields of each request, key for
+key, so a field declared in :mod:`ollama_core._types` and missing here fails the suite.
 """
 
 from __future__ import annotations
@@ -21,7 +25,17 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeAlias, TypedDict
 
 from ._exceptions import InvalidRequestError
-from ._types import FormatLike, KeepAlive, MessageLike, OptionsLike, ThinkLevel, ToolLike
+from ._types import (
+    FormatLike,
+    KeepAlive,
+    MessageLike,
+    OptionsLike,
+    SystemOneContent,
+    SystemOneQuestion,
+    ThinkLevel,
+    ToolLike,
+)
+from ._wire._decl import REQUESTS
 
 __all__ = [
     "ChatFields",
@@ -32,6 +46,7 @@ __all__ = [
     "EmbeddingsFields",
     "GenerateFields",
     "GenerateStreamFields",
+    "SystemOneFields",
     "check_not_streaming",
     "merge_fields",
     "model_name",
@@ -53,6 +68,7 @@ class _ChatBase(TypedDict, total=False):
     shift: bool | None
     logprobs: bool | None
     top_logprobs: int | None
+    debug_render_only: bool | None
 
 
 class ChatFields(_ChatBase, total=False):
@@ -84,6 +100,7 @@ class _GenerateBase(TypedDict, total=False):
     shift: bool | None
     logprobs: bool | None
     top_logprobs: int | None
+    debug_render_only: bool | None
 
 
 class GenerateFields(_GenerateBase, total=False):
@@ -131,6 +148,11 @@ class _CreateBase(TypedDict, total=False):
     quantize: str | None
     renderer: str | None
     parser: str | None
+    draft_quantize: str | None
+    remote_host: str | None
+    draft_files: Mapping[str, str] | None
+    requires: str | None
+    info: Mapping[str, Any] | None
 
 
 class CreateFields(_CreateBase, total=False):
@@ -146,6 +168,16 @@ class CreateStreamFields(_CreateBase, total=False):
     stream: Literal[True] | None
 
 
+class SystemOneFields(TypedDict, total=False):
+    """The keywords of ``systemone()``: the fields of :class:`SystemOneRequest`."""
+
+    model: str
+    state: SystemOneContent
+    questions: Mapping[str, SystemOneQuestion | Mapping[str, Any]]
+    images: Sequence[str | bytes] | None
+    keep_alive: KeepAlive | None
+
+
 def _keys(td: Any) -> frozenset[str]:
     return frozenset(td.__required_keys__ | td.__optional_keys__)
 
@@ -157,9 +189,12 @@ _KNOWN: dict[str, frozenset[str]] = {
     "embed": _keys(EmbedFields),
     "embeddings": _keys(EmbeddingsFields),
     "create": _keys(CreateFields),
+    "systemone": _keys(SystemOneFields),
 }
-#: Keyword names that differ from the wire key.
-_WIRE_KEY = {"from_": "from"}
+#: Keyword names that differ from the wire key (``from_`` -> ``from``,
+#: ``debug_render_only`` -> ``_debug_render_only``), from the declarations.
+_WIRE_KEY = {info.attr: info.key for kind in _KNOWN for info in REQUESTS[kind].__wire_fields__
+             if info.attr != info.key}
 
 
 def merge_fields(body: dict[str, Any], kind: str, method: str,

@@ -1,8 +1,11 @@
 """Typed request and response objects for the Ollama REST API.
 
-Every class is a plain ``@dataclass(slots=True)`` that mirrors one JSON object of the API
-(field names are the wire names; the one exception is ``CreateRequest.from_``, sent as
-``"from"``). Each has:
+Every class is declared once with :func:`~ollama_core._wire._decl.declare` (a
+``@dataclass(slots=True)`` whose fields carry their check, wire key, documentation and
+builder setter); it mirrors one JSON object of the API (field names are the wire names;
+the exceptions are ``CreateRequest.from_``, sent as ``"from"``, and the server's debug
+fields ``_debug_render_only``/``_debug_info``, as ``debug_render_only``/``debug_info``).
+Each has:
 
 * ``to_dict()``: the exact wire JSON shape. ``None`` fields are left out, enums become their
   values, nested objects become dicts, and the ``extra`` mapping is merged in (typed fields win
@@ -19,42 +22,70 @@ Requests accept nested values either typed or as plain dicts of the wire shape
 (``messages=[{"role": "user", "content": "hi"}]``, ``options={"temperature": 0}``); request
 classes and ``Tool`` convert such dicts to typed objects when constructed, and ``to_dict()``
 normalises whatever is there at call time. Requests are validated by ``validate()``, which
-returns the wire dict to send and raises :class:`~ollama_core.InvalidRequestError`.
+returns the wire dict to send and raises :class:`~ollama_core.InvalidRequestError`; the
+rules are the server's own (``api/types.go``, ``server/routes.go``), never stricter, except
+that lone surrogates are refused (``_jsoncheck``).
 
 Response ``from_dict`` runs once per stream chunk, so the hot ones (chat, generate, messages,
-tool calls, logprobs, progress, embed) are hand-written ``dict.get`` constructors. Measured
-with CPython 3.11 on the development VM: ``ChatResponse.from_dict`` of a partial chat chunk
-2.4 µs, of a final chunk with all six metrics 2.6 µs, ``GenerateResponse.from_dict`` of a
-partial chunk 1.7 µs, against 1.6 µs for ``json.loads`` of the chat line itself::
+tool calls, logprobs, progress, embed) are hand-written ``dict.get`` constructors; the keys
+they know come from the declaration, and a test checks that they set every declared field.
+Measured with CPython 3.11 on the development VM: ``ChatResponse.from_dict`` of a partial
+chat chunk 0.9 µs::
 
-    python -m timeit -s "from ollama_core._types import ChatResponse as C; \
-d={'model':'m','created_at':'t','message':{'role':'assistant','content':'Hi'},'done':False}" \
+    python -m timeit -s "from ollama_core._types import ChatResponse as C; \\
+d={'model':'m','created_at':'t','message':{'role':'assistant','content':'Hi'},'done':False}" \\
 "C.from_dict(d)"
 """
 
 from __future__ import annotations
 
-import base64
 import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass, field, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
 from typing import (
     TYPE_CHECKING,
     Any,
-    ClassVar,
     Literal,
-    NamedTuple,
-    Protocol,
     Self,
     TypeAlias,
     TypeGuard,
-    TypeVar,
-    cast,
 )
 
-from ._jsoncheck import check_json
-from ._schemas import validate_request
+from marshmallow import ValidationError, fields, validate
+
+from ._wire._checks import (
+    Base64Image,
+    Bool,
+    Duration,
+    Float,
+    Format,
+    Int,
+    IntList,
+    ModelName,
+    Object,
+    Role,
+    Str,
+    StrMap,
+    StrOrStrList,
+    Think,
+    not_blank,
+)
+from ._wire._decl import (
+    IMAGES,
+    LIST,
+    MAPPING,
+    Conv,
+    Normalised,
+    Request,
+    SupportsModelDump,
+    Wire,
+    _extra,
+    declare,
+    dumped,
+    typed,
+    wire,
+)
 from ._wire.account import (
     CloudStatus,
     ModelRecommendation,
@@ -97,7 +128,10 @@ __all__ = [
     "ChatRequest",
     "ChatResponse",
     "CloudStatus",
+    "CopyRequest",
     "CreateRequest",
+    "DebugInfo",
+    "DeleteRequest",
     "EmbedRequest",
     "EmbedResponse",
     "EmbeddingsRequest",
@@ -115,7 +149,10 @@ __all__ = [
     "ModelRecommendationsResponse",
     "Options",
     "ProgressResponse",
+    "PullRequest",
+    "PushRequest",
     "RunningModelsResponse",
+    "ShowRequest",
     "StatusResponse",
     "SystemOneAnswer",
     "SystemOneChoiceAnswer",
@@ -130,6 +167,7 @@ __all__ = [
     "SystemOneScoreQuestion",
     "SystemOneUsage",
     "TagsResponse",
+    "Tensor",
     "ThinkLevel",
     "TokenLogprob",
     "Tool",
@@ -146,12 +184,16 @@ __all__ = [
 
 
 class MessageRole(StrEnum):
-    """The author of a chat message. Being a ``str``, it compares equal to its value."""
+    """The author of a chat message. Being a ``str``, it compares equal to its value.
+
+    The server lowercases roles, so ``"User"`` is sent as given and accepted; ``developer``
+    is taken by the model renderers that know it."""
 
     SYSTEM = "system"
     USER = "user"
     ASSISTANT = "assistant"
     TOOL = "tool"
+    DEVELOPER = "developer"
 
 
 ThinkLevel: TypeAlias = Literal["low", "medium", "high", "max"]
@@ -163,237 +205,19 @@ KeepAlive: TypeAlias = "float | str"
 # this runs for every streamed chat chunk.
 _ROLES: dict[str, MessageRole] = {r.value: r for r in MessageRole}
 
-
-# --------------------------------------------------------------------------------------------
-# Shared machinery
-# --------------------------------------------------------------------------------------------
-
-
-class _Conv(NamedTuple):
-    """How one nested field moves between wire data and typed objects."""
-
-    load: Callable[[Any], Any]
-    dump: Callable[[Any], Any]
-
-
-def _extra(d: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
-    """The entries of ``d`` whose keys are not in ``known``."""
-    # The subset test runs in C and is the common case (no unknown keys), so the
-    # comprehension is only paid for when the server actually sent something new.
-    if d.keys() <= known:
-        return {}
-    return {k: v for k, v in d.items() if k not in known}
-
-
-_W = TypeVar("_W", bound="_Wire")
-_WC = TypeVar("_WC", bound="type[_Wire]")
-
-
-class SupportsModelDump(Protocol):
-    """A pydantic model (ollama-python's ``Message``, ``Options``, ``Tool``): taken as the
-    mapping its ``model_dump()`` gives."""
-
-    def model_dump(self) -> dict[str, Any]: ...
-
-
-_NOT_MODELS = frozenset({str, bytes, int, float, bool, list, tuple, dict, type(None)})
-
-
-def _dumped(value: Any) -> Any:
-    """A pydantic model as the dict it stands for (``None`` fields left out, aliases used);
-    anything else unchanged. Duck-typed: the ``ollama`` package is never imported."""
-    if type(value) in _NOT_MODELS or isinstance(value, (Mapping, type)):
-        return value
-    dump = getattr(value, "model_dump", None)
-    if not callable(dump):
-        return value
-    try:
-        return dump(exclude_none=True, by_alias=True)
-    except TypeError:  # a model_dump() without pydantic's keywords
-        return dump()
-
-
-def _typed(cls: type[_W], value: Any) -> Any:
-    """``value`` as a ``cls`` when it is a mapping (or a pydantic model); anything else is
-    left for validation."""
-    # _Wire objects are not Mappings, so typed values (of any class) pass through.
-    if isinstance(value, Mapping):
-        return cls.from_dict(value)
-    value = _dumped(value)
-    return cls.from_dict(value) if isinstance(value, Mapping) else value
-
-
-def _to_wire(value: Any) -> Any:
-    """``value`` in its wire form: typed objects become dicts, other mappings (and pydantic
-    models) plain dicts."""
-    if isinstance(value, _Wire):
-        return value.to_dict()
-    if isinstance(value, Mapping):
-        return value if isinstance(value, dict) else dict(value)
-    return _dumped(value)
-
-
-def _one(cls: type[_Wire]) -> _Conv:
-    """Converter for a field holding one nested ``cls`` (typed or as a dict)."""
-
-    def dump(value: Any) -> Any:
-        value = _dumped(value)
-        if isinstance(value, Mapping):
-            value = cls.from_dict(value)  # normalises typed values nested inside the dict
-        return _to_wire(value)
-
-    return _Conv(lambda v: _typed(cls, v), dump)
-
-
-def _many(cls: type[_Wire]) -> _Conv:
-    """Converter for a field holding a list of nested ``cls`` (each typed or a dict)."""
-    one = _one(cls)
-
-    def load(value: Any) -> Any:
-        if isinstance(value, (list, tuple)):
-            return [_typed(cls, v) for v in value]
-        return value
-
-    def dump(value: Any) -> Any:
-        if isinstance(value, (list, tuple)):
-            return [one.dump(v) for v in value]
-        return value
-
-    return _Conv(load, dump)
-
-
-def _as_list(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
-
-
-def _dump_images(value: Any) -> Any:
-    # Raw image bytes are a convenience (the official client takes them too); the wire wants
-    # base64 text. Strings are sent as given and checked by validation.
-    if isinstance(value, (list, tuple)):
-        return [
-            base64.b64encode(v).decode("ascii") if isinstance(v, (bytes, bytearray)) else v
-            for v in value
-        ]
-    return value
+# Kept under their former names for the client and plugins.
+_dumped = dumped
+_typed = typed
+_Wire = Wire
+_Normalised = Normalised
+_Request = Request
 
 
 def _dump_role(value: Any) -> Any:
     return value.value if isinstance(value, MessageRole) else value
 
 
-_LIST = _Conv(_as_list, _as_list)
-_IMAGES = _Conv(_as_list, _dump_images)
-_MAPPING = _Conv(lambda v: v, _to_wire)
-_ROLE = _Conv(lambda v: _ROLES.get(v, v) if isinstance(v, str) else v, _dump_role)
-_NO_NESTED: Mapping[str, _Conv] = {}
-
-
-class _Wire:
-    """Base of every wire object: generic ``to_dict``/``from_dict`` and dict-style access.
-
-    The class-level tables are filled in by :func:`_wire` once the dataclass exists.
-    """
-
-    __slots__ = ()
-
-    #: (attribute, wire key) for every field except ``extra``, in declaration order.
-    _KEYS: ClassVar[tuple[tuple[str, str], ...]] = ()
-    #: wire key -> attribute, only for keys that differ (``"from"`` -> ``"from_"``).
-    _ATTR_OF: ClassVar[Mapping[str, str]] = {}
-    #: attribute names of all fields except ``extra``.
-    _FIELDS: ClassVar[frozenset[str]] = frozenset()
-    #: converters of nested fields, by attribute.
-    _NESTED: ClassVar[Mapping[str, _Conv]] = _NO_NESTED
-    #: values ``from_dict`` passes for required constructor arguments missing from the data
-    #: (``None``, which ``to_dict`` leaves out), so that validation reports them as missing
-    #: instead of the constructor raising ``TypeError``.
-    _MISSING: ClassVar[Mapping[str, Any]] = {}
-
-    if TYPE_CHECKING:
-        extra: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The wire JSON object: ``None`` fields omitted, nested objects as dicts, ``extra``
-        merged in (typed fields win when both name the same key)."""
-        out: dict[str, Any] = {}
-        nested = self._NESTED
-        for attr, key in self._KEYS:
-            value = getattr(self, attr)
-            if value is None:
-                continue
-            conv = nested.get(attr)
-            out[key] = conv.dump(value) if conv is not None else value
-        for key, value in self.extra.items():
-            out.setdefault(key, value)
-        return out
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Self:
-        """Build an object from its wire JSON; unknown keys go to ``extra``. No validation."""
-        kwargs: dict[str, Any] = dict(cls._MISSING)
-        extra: dict[str, Any] = {}
-        attr_of, names, nested = cls._ATTR_OF, cls._FIELDS, cls._NESTED
-        for key, value in d.items():
-            attr = attr_of.get(key, key)
-            if attr in names:
-                conv = nested.get(attr)
-                kwargs[attr] = conv.load(value) if conv is not None and value is not None else value
-            else:
-                extra[key] = value
-        kwargs["extra"] = extra
-        return cls(**kwargs)
-
-    # Dict-style access, so code written for the official client's models keeps working.
-
-    def __getitem__(self, key: str) -> Any:
-        attr = self._ATTR_OF.get(key, key)
-        if attr in self._FIELDS:
-            return getattr(self, attr)
-        try:
-            return self.extra[key]
-        except KeyError:
-            raise KeyError(key) from None
-
-    def __contains__(self, key: object) -> bool:
-        if not isinstance(key, str):
-            return False
-        attr = self._ATTR_OF.get(key, key)
-        if attr in self._FIELDS:
-            return getattr(self, attr) is not None
-        return key in self.extra
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """The value of wire key ``key`` (a field or an ``extra`` entry), else ``default``."""
-        return self[key] if key in self else default
-
-
-def _wire(cls: _WC) -> _WC:
-    """Fill in the field tables of a ``_Wire`` dataclass (run after ``@dataclass``)."""
-    keys = tuple(
-        (f.name, str(f.metadata.get("wire", f.name)))
-        for f in fields(cast(Any, cls))
-        if f.name != "extra"
-    )
-    cls._KEYS = keys
-    cls._ATTR_OF = {key: attr for attr, key in keys if key != attr}
-    cls._FIELDS = frozenset(attr for attr, _ in keys)
-    return cls
-
-
-class _Normalised(_Wire):
-    """Request-side objects: nested dicts given to the constructor become typed objects.
-
-    Response-side classes (messages, tool calls, ...) skip this on purpose: they are built
-    once per stream chunk and a ``__post_init__`` would tax every one of them.
-    """
-
-    __slots__ = ()
-
-    def __post_init__(self) -> None:
-        for attr, conv in self._NESTED.items():
-            value = getattr(self, attr)
-            if value is not None:
-                setattr(self, attr, conv.load(value))
+_ROLE = Conv(lambda v: _ROLES.get(v, v) if isinstance(v, str) else v, _dump_role)
 
 
 # --------------------------------------------------------------------------------------------
@@ -466,20 +290,16 @@ class Metrics:
 # Nested objects: logprobs, tool calls, messages, tools, options
 # --------------------------------------------------------------------------------------------
 
-_TOKEN_LOGPROB_KEYS = frozenset({"token", "logprob", "bytes"})
-_LOGPROB_KEYS = _TOKEN_LOGPROB_KEYS | {"top_logprobs"}
 
-
-@dataclass(slots=True, kw_only=True)
-class _TokenFields(_Wire):
+@declare()
+class _TokenFields(Wire):
     # ``extra`` is declared by the concrete classes so that it stays the last field.
-    token: str = ""
-    logprob: float = 0.0
-    bytes: list[int] | None = None
+    token: str = wire(default="", doc="The token's text.")
+    logprob: float = wire(default=0.0, doc="Its log probability.")
+    bytes: list[int] | None = wire(default=None, doc="Its UTF-8 bytes, if sent.")
 
 
-@_wire
-@dataclass(slots=True, kw_only=True)
+@declare()
 class TokenLogprob(_TokenFields):
     """One candidate token with its log probability (``bytes``: its UTF-8 bytes, if sent)."""
 
@@ -496,15 +316,16 @@ class TokenLogprob(_TokenFields):
         )
 
 
-@_wire
-@dataclass(slots=True, kw_only=True)
+_TOKEN_LOGPROB_KEYS = TokenLogprob._WIRE_KEYS
+
+
+@declare()
 class Logprob(_TokenFields):
     """The chosen token at one position, plus the ``top_logprobs`` alternatives."""
 
-    top_logprobs: list[TokenLogprob] | None = None
+    top_logprobs: list[TokenLogprob] | None = wire(many=TokenLogprob, default=None,
+                                                   doc="The most likely alternatives.")
     extra: dict[str, Any] = field(default_factory=dict)
-
-    _NESTED = {"top_logprobs": _many(TokenLogprob)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Self:
@@ -520,6 +341,9 @@ class Logprob(_TokenFields):
         )
 
 
+_LOGPROB_KEYS = Logprob._WIRE_KEYS
+
+
 def _logprobs(value: Any) -> list[Logprob] | None:
     # Like every nested field, a value that is not what the API sends (not a list, an item
     # that is not an object) is kept as it came instead of failing the whole chunk.
@@ -528,18 +352,16 @@ def _logprobs(value: Any) -> list[Logprob] | None:
     return [Logprob.from_dict(x) if isinstance(x, Mapping) else x for x in value]
 
 
-_TOOL_CALL_FUNCTION_KEYS = frozenset({"name", "arguments", "index"})
-_TOOL_CALL_KEYS = frozenset({"function", "id"})
-
-
-@_wire
-@dataclass(slots=True, kw_only=True)
-class ToolCallFunction(_Wire):
+@declare()
+class ToolCallFunction(Wire):
     """The function a model asked to call. ``arguments`` is a JSON object, not a string."""
 
-    name: str
-    arguments: dict[str, Any] = field(default_factory=dict)
-    index: int | None = None
+    name: str = wire(Str(validate=not_blank), required=True, doc="The function's name.")
+    arguments: dict[str, Any] = wire(
+        Object(error_messages={
+            "invalid": "Must be a JSON object (a dict), not a JSON-encoded string."}),
+        conv=MAPPING, default_factory=dict, doc="The arguments, as a JSON object.")
+    index: int | None = wire(Int(), default=None, doc="Position among parallel calls.")
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -554,16 +376,17 @@ class ToolCallFunction(_Wire):
         )
 
 
-@_wire
-@dataclass(slots=True, kw_only=True)
-class ToolCall(_Wire):
+_TOOL_CALL_FUNCTION_KEYS = ToolCallFunction._WIRE_KEYS
+
+
+@declare()
+class ToolCall(Wire):
     """A tool call of an assistant message. ``id`` is echoed back as ``tool_call_id``."""
 
-    function: ToolCallFunction
-    id: str | None = None
+    function: ToolCallFunction = wire(one=ToolCallFunction, required=True,
+                                      doc="The function and its arguments.")
+    id: str | None = wire(Str(), default=None, doc="The call's id.")
     extra: dict[str, Any] = field(default_factory=dict)
-
-    _NESTED = {"function": _one(ToolCallFunction)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Self:
@@ -576,15 +399,11 @@ class ToolCall(_Wire):
         )
 
 
-_MESSAGE_KEYS = frozenset(
-    {"role", "content", "thinking", "images", "tool_calls", "tool_name", "tool_call_id"}
-)
-_ROLE_CONTENT = frozenset({"role", "content"})
+_TOOL_CALL_KEYS = ToolCall._WIRE_KEYS
 
 
-@_wire
-@dataclass(slots=True)
-class ChatMessage(_Wire):
+@declare(kw_only=False)
+class ChatMessage(Wire):
     """One chat message. ``role`` and ``content`` may be given positionally.
 
     ``images`` holds base64 strings; raw ``bytes`` are accepted and encoded by ``to_dict``,
@@ -595,17 +414,19 @@ class ChatMessage(_Wire):
     constructed: it is built once per streamed chunk and that would cost every chunk.
     """
 
-    role: MessageRole | str
-    content: str = ""
+    role: MessageRole | str = wire(Role(), conv=_ROLE, required=True,
+                                   doc="system, user, assistant, tool or developer (any case).")
+    content: str = wire(Str(), default="", doc="The text.")
     _: KW_ONLY
-    thinking: str | None = None
-    images: Sequence[str | bytes | os.PathLike[str]] | None = None
-    tool_calls: list[ToolCall] | None = None
-    tool_name: str | None = None
-    tool_call_id: str | None = None
+    thinking: str | None = wire(Str(), default=None, doc="The model's thinking, if any.")
+    images: Sequence[str | bytes | os.PathLike[str]] | None = wire(
+        fields.List(Base64Image()), conv=IMAGES, default=None,
+        doc="Images as base64 text (raw bytes are encoded).")
+    tool_calls: list[ToolCall] | None = wire(many=ToolCall, default=None,
+                                             doc="Tool calls the assistant made.")
+    tool_name: str | None = wire(Str(), default=None, doc="The tool a result comes from.")
+    tool_call_id: str | None = wire(Str(), default=None, doc="The call a result answers.")
     extra: dict[str, Any] = field(default_factory=dict)
-
-    _NESTED = {"role": _ROLE, "images": _IMAGES, "tool_calls": _many(ToolCall)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Self:
@@ -620,43 +441,45 @@ class ChatMessage(_Wire):
             d.get("content", ""),
             thinking=d.get("thinking"),
             images=d.get("images"),
-            tool_calls=[_typed(ToolCall, c) for c in calls] if isinstance(calls, list) else calls,
+            tool_calls=[typed(ToolCall, c) for c in calls] if isinstance(calls, list) else calls,
             tool_name=d.get("tool_name"),
             tool_call_id=d.get("tool_call_id"),
             extra=_extra(d, _MESSAGE_KEYS),
         )
 
 
-@_wire
-@dataclass(slots=True, kw_only=True)
-class ToolFunction(_Wire):
+_MESSAGE_KEYS = ChatMessage._WIRE_KEYS
+_ROLE_CONTENT = frozenset({"role", "content"})
+
+
+@declare()
+class ToolFunction(Wire):
     """A function the model may call: ``parameters`` is a JSON-Schema object."""
 
-    name: str
-    description: str | None = None
-    parameters: dict[str, Any] | None = None
+    name: str = wire(Str(validate=not_blank), required=True, doc="The function's name.")
+    description: str | None = wire(Str(), default=None, doc="What it does, for the model.")
+    parameters: dict[str, Any] | None = wire(Object(), conv=MAPPING, default=None,
+                                             doc="Its arguments, as a JSON Schema object.")
     extra: dict[str, Any] = field(default_factory=dict)
 
-    _NESTED = {"parameters": _MAPPING}
-    _MISSING = {"name": None}
 
+@declare()
+class Tool(Normalised):
+    """A tool definition: ``{"type": "function", "function": {...}}``.
 
-@_wire
-@dataclass(slots=True, kw_only=True)
-class Tool(_Normalised):
-    """A tool definition: ``{"type": "function", "function": {...}}``."""
+    Any ``type`` is sent (the server does not restrict it); ``items`` is the server's
+    ``Tool.Items`` (any JSON)."""
 
-    type: str = "function"
-    function: ToolFunction | Mapping[str, Any]
+    type: str = wire(Str(), required=True, default="function",
+                     doc='The tool kind ("function").')
+    items: Any = wire(default=None, doc="Item schema (any JSON), for tools that take one.")
+    function: ToolFunction | Mapping[str, Any] = wire(one=ToolFunction, required=True,
+                                                      doc="The function definition.")
     extra: dict[str, Any] = field(default_factory=dict)
 
-    _NESTED = {"function": _one(ToolFunction)}
-    _MISSING = {"function": None}
 
-
-@_wire
-@dataclass(slots=True, kw_only=True)
-class Options(_Wire):
+@declare()
+class Options(Wire):
     """Model options (``options`` of chat/generate/embed). All default to the server's choice.
 
     Options the server does not know (old ones such as ``mirostat``, or new ones) go in
@@ -664,30 +487,31 @@ class Options(_Wire):
     """
 
     # runtime options
-    num_keep: int | None = None
-    seed: int | None = None
-    num_predict: int | None = None
-    top_k: int | None = None
-    top_p: float | None = None
-    min_p: float | None = None
-    typical_p: float | None = None
-    repeat_last_n: int | None = None
-    temperature: float | None = None
-    repeat_penalty: float | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
-    stop: Sequence[str] | None = None
+    num_keep: int | None = wire(Int(), default=None, doc="Tokens of the prompt to keep.")
+    seed: int | None = wire(Int(), default=None, doc="Random seed.")
+    num_predict: int | None = wire(Int(), default=None,
+                                   doc="Most tokens to generate (-1: no limit).")
+    top_k: int | None = wire(Int(), default=None, doc="Sample among the k likeliest tokens.")
+    top_p: float | None = wire(Float(), default=None, doc="Nucleus sampling threshold.")
+    min_p: float | None = wire(Float(), default=None, doc="Minimum relative probability.")
+    typical_p: float | None = wire(Float(), default=None, doc="Locally typical sampling.")
+    repeat_last_n: int | None = wire(Int(), default=None, doc="Look-back for repeat penalty.")
+    temperature: float | None = wire(Float(), default=None, doc="Sampling temperature.")
+    repeat_penalty: float | None = wire(Float(), default=None, doc="Penalty for repeats.")
+    presence_penalty: float | None = wire(Float(), default=None, doc="Presence penalty.")
+    frequency_penalty: float | None = wire(Float(), default=None, doc="Frequency penalty.")
+    stop: Sequence[str] | None = wire(fields.List(Str()), conv=LIST, default=None,
+                                      doc="Stop sequences.")
     # load-time options (changing one reloads the model)
-    num_ctx: int | None = None
-    num_batch: int | None = None
-    num_gpu: int | None = None
-    main_gpu: int | None = None
-    use_mmap: bool | None = None
-    num_thread: int | None = None
-    draft_num_predict: int | None = None
+    num_ctx: int | None = wire(Int(), default=None, doc="Context window, in tokens.")
+    num_batch: int | None = wire(Int(), default=None, doc="Prompt batch size.")
+    num_gpu: int | None = wire(Int(), default=None, doc="Layers to offload to the GPU.")
+    main_gpu: int | None = wire(Int(), default=None, doc="The GPU for small tensors.")
+    use_mmap: bool | None = wire(Bool(), default=None, doc="Memory-map the model file.")
+    num_thread: int | None = wire(Int(), default=None, doc="CPU threads.")
+    draft_num_predict: int | None = wire(Int(), default=None,
+                                         doc="Tokens the draft model proposes.")
     extra: dict[str, Any] = field(default_factory=dict)
-
-    _NESTED = {"stop": _LIST}
 
 
 OptionsLike: TypeAlias = "Options | Mapping[str, Any] | SupportsModelDump"
@@ -700,75 +524,66 @@ FormatLike: TypeAlias = "str | Mapping[str, Any]"
 # Requests
 # --------------------------------------------------------------------------------------------
 
-
-class _Request(_Normalised):
-    """Shared request behaviour: validation and the ``model`` placeholder for ``from_dict``."""
-
-    __slots__ = ()
-
-    #: the ``validate_request`` kind of this request
-    _KIND: ClassVar[str] = ""
-    _MISSING = {"model": None}
-
-    def validate(self) -> dict[str, Any]:
-        """Validate and return the wire JSON to send.
-
-        The checks are the client's own (the schemas, then ``check_json`` over the whole
-        body); the client makes them right before sending, on the body as its plugins
-        left it.
-
-        Raises:
-            InvalidRequestError: ``.field`` is the dotted path of the first bad field
-                (``"messages.0.role"``), ``.errors`` maps every bad path to its messages.
-        """
-        wire = validate_request(self._KIND, self.to_dict())
-        check_json(wire)  # the client's own final check: NaN, non-JSON values, surrogates
-        return wire
+# Shared wording of the fields several requests have.
+_MODEL = "Model name ([host/][namespace/]model[:tag])."
+_FORMAT = 'Structured output: "json" or a JSON Schema object.'
+_OPTIONS = "Model options (see Options)."
+_STREAM = "Stream the answer (the server's default) or send it whole."
+_KEEP_ALIVE = 'How long the model stays loaded: seconds or a duration ("5m"; <0 forever).'
+_THINK = 'Thinking on/off, or a level: "low", "medium", "high", "max".'
+_TRUNCATE = "Truncate the history when it exceeds the context."
+_SHIFT = "Shift the context instead of failing when the limit is hit."
+_DEBUG_RENDER = "Return the rendered prompt in debug_info instead of generating."
+_LOGPROBS = "Return log probabilities of the generated tokens."
+_TOP_LOGPROBS = "Alternatives per token with logprobs (0 to 20)."
 
 
-_INFERENCE_NESTED: Mapping[str, _Conv] = {
-    "options": _one(Options),
-    "format": _MAPPING,
-}
+def _top_logprobs() -> fields.Integer:
+    # The server answers 400 "top_logprobs must be between 0 and 20".
+    return Int(validate=validate.Range(min=0, max=20))
 
 
-@_wire
-@dataclass(slots=True, kw_only=True)
-class ChatRequest(_Request):
+@declare(kind="chat")
+class ChatRequest(Request):
     """``POST /api/chat``. An empty ``messages`` list just loads the model."""
 
-    model: str
-    messages: Sequence[MessageLike] = field(default_factory=list)
-    tools: Sequence[ToolLike] | None = None
-    format: FormatLike | None = None
-    options: OptionsLike | None = None
-    stream: bool | None = None
-    keep_alive: KeepAlive | None = None
-    think: bool | ThinkLevel | None = None
-    truncate: bool | None = None
-    shift: bool | None = None
-    logprobs: bool | None = None
-    top_logprobs: int | None = None
+    model: str = wire(ModelName(), required=True, doc=_MODEL)
+    messages: Sequence[MessageLike] = wire(many=ChatMessage, default_factory=list,
+                                           doc="The conversation so far.")
+    tools: Sequence[ToolLike] | None = wire(many=Tool, default=None,
+                                            doc="Tools the model may call.")
+    format: FormatLike | None = wire(Format(), conv=MAPPING, default=None, doc=_FORMAT)
+    options: OptionsLike | None = wire(one=Options, default=None, doc=_OPTIONS)
+    stream: bool | None = wire(Bool(), default=None, doc=_STREAM)
+    keep_alive: KeepAlive | None = wire(Duration(), default=None, doc=_KEEP_ALIVE)
+    think: bool | ThinkLevel | None = wire(Think(), default=None, doc=_THINK)
+    truncate: bool | None = wire(Bool(), default=None, doc=_TRUNCATE)
+    shift: bool | None = wire(Bool(), default=None, doc=_SHIFT)
+    logprobs: bool | None = wire(Bool(), default=None, doc=_LOGPROBS)
+    top_logprobs: int | None = wire(_top_logprobs(), default=None, doc=_TOP_LOGPROBS)
+    debug_render_only: bool | None = wire(Bool(), key="_debug_render_only", default=None,
+                                          doc=_DEBUG_RENDER)
     extra: dict[str, Any] = field(default_factory=dict)
-
-    _KIND = "chat"
-    _NESTED = {
-        "messages": _many(ChatMessage),
-        "tools": _many(Tool),
-        **_INFERENCE_NESTED,
-    }
 
     @classmethod
     def builder(cls) -> ChatRequestBuilder:
         """A fluent :class:`~ollama_core._builders.ChatRequestBuilder`."""
-        from ._builders import ChatRequestBuilder
+        from ._builders import builder_for
 
-        return ChatRequestBuilder()
+        return builder_for(cls)  # type: ignore[return-value]  # a ChatRequestBuilder
 
 
-@_wire
-@dataclass(slots=True, kw_only=True)
-class GenerateRequest(_Request):
+def _raw_mode(data: Mapping[str, Any]) -> None:
+    # The server answers 400 "raw mode does not support template, system, or context";
+    # catching it here names the field.
+    if data.get("raw") and (data.get("template") or data.get("system") or data.get("context")):
+        raise ValidationError(
+            "Cannot be combined with template, system or context (raw mode skips "
+            "templating).", "raw")
+
+
+@declare(kind="generate", rules=(_raw_mode,))
+class GenerateRequest(Request):
     """``POST /api/generate``. Without ``prompt`` it just loads the model.
 
     ``images`` holds base64 strings; raw ``bytes`` are accepted and encoded by ``to_dict``,
@@ -776,116 +591,181 @@ class GenerateRequest(_Request):
     ``raw=True`` cannot be combined with ``template``, ``system`` or ``context``.
     """
 
-    model: str
-    prompt: str | None = None
-    suffix: str | None = None
-    system: str | None = None
-    template: str | None = None
-    context: Sequence[int] | None = None
-    raw: bool | None = None
-    format: FormatLike | None = None
-    images: Sequence[str | bytes | os.PathLike[str]] | None = None
-    options: OptionsLike | None = None
-    stream: bool | None = None
-    keep_alive: KeepAlive | None = None
-    think: bool | ThinkLevel | None = None
-    truncate: bool | None = None
-    shift: bool | None = None
-    logprobs: bool | None = None
-    top_logprobs: int | None = None
+    model: str = wire(ModelName(), required=True, doc=_MODEL)
+    prompt: str | None = wire(Str(), default=None, doc="The prompt.")
+    suffix: str | None = wire(Str(), default=None, doc="Text after the insertion point.")
+    system: str | None = wire(Str(), default=None, doc="Replaces the model's system prompt.")
+    template: str | None = wire(Str(), default=None, doc="Replaces the prompt template.")
+    context: Sequence[int] | None = wire(IntList(), conv=LIST, default=None,
+                                         doc="Context of an earlier answer (deprecated).")
+    raw: bool | None = wire(Bool(), default=None, doc="Send the prompt without templating.")
+    format: FormatLike | None = wire(Format(), conv=MAPPING, default=None, doc=_FORMAT)
+    images: Sequence[str | bytes | os.PathLike[str]] | None = wire(
+        fields.List(Base64Image()), conv=IMAGES, default=None,
+        doc="Images as base64 text (raw bytes are encoded).")
+    options: OptionsLike | None = wire(one=Options, default=None, doc=_OPTIONS)
+    stream: bool | None = wire(Bool(), default=None, doc=_STREAM)
+    keep_alive: KeepAlive | None = wire(Duration(), default=None, doc=_KEEP_ALIVE)
+    think: bool | ThinkLevel | None = wire(Think(), default=None, doc=_THINK)
+    truncate: bool | None = wire(Bool(), default=None, doc=_TRUNCATE)
+    shift: bool | None = wire(Bool(), default=None, doc=_SHIFT)
+    logprobs: bool | None = wire(Bool(), default=None, doc=_LOGPROBS)
+    top_logprobs: int | None = wire(_top_logprobs(), default=None, doc=_TOP_LOGPROBS)
+    debug_render_only: bool | None = wire(Bool(), key="_debug_render_only", default=None,
+                                          doc=_DEBUG_RENDER)
     extra: dict[str, Any] = field(default_factory=dict)
-
-    _KIND = "generate"
-    _NESTED = {"context": _LIST, "images": _IMAGES, **_INFERENCE_NESTED}
 
     @classmethod
     def builder(cls) -> GenerateRequestBuilder:
         """A fluent :class:`~ollama_core._builders.GenerateRequestBuilder`."""
-        from ._builders import GenerateRequestBuilder
+        from ._builders import builder_for
 
-        return GenerateRequestBuilder()
+        return builder_for(cls)  # type: ignore[return-value]  # a GenerateRequestBuilder
 
 
-@_wire
-@dataclass(slots=True, kw_only=True)
-class EmbedRequest(_Request):
+@declare(kind="embed")
+class EmbedRequest(Request):
     """``POST /api/embed``: one string or a list of strings. ``truncate`` defaults to true
-    on the server; ``dimensions`` cuts the vectors to that size."""
+    on the server; ``dimensions`` cuts the vectors to that size (0 or less: no cut)."""
 
-    model: str
-    input: str | Sequence[str] | None = None
-    truncate: bool | None = None
-    dimensions: int | None = None
-    keep_alive: KeepAlive | None = None
-    options: OptionsLike | None = None
+    model: str = wire(ModelName(), required=True, doc=_MODEL)
+    input: str | Sequence[str] | None = wire(StrOrStrList(), conv=LIST, default=None,
+                                             doc="The text(s) to embed, one vector each.")
+    truncate: bool | None = wire(Bool(), default=None,
+                                 doc="Cut inputs longer than the context (default) or fail.")
+    dimensions: int | None = wire(Int(), default=None,
+                                  doc="Cut the vectors to this size (0: full size).")
+    keep_alive: KeepAlive | None = wire(Duration(), default=None, doc=_KEEP_ALIVE)
+    options: OptionsLike | None = wire(one=Options, default=None, doc=_OPTIONS)
     extra: dict[str, Any] = field(default_factory=dict)
-
-    _KIND = "embed"
-    _NESTED = {"input": _LIST, "options": _one(Options)}
 
     @classmethod
     def builder(cls) -> EmbedRequestBuilder:
         """A fluent :class:`~ollama_core._builders.EmbedRequestBuilder`."""
-        from ._builders import EmbedRequestBuilder
+        from ._builders import builder_for
 
-        return EmbedRequestBuilder()
+        return builder_for(cls)  # type: ignore[return-value]  # an EmbedRequestBuilder
 
 
-@_wire
-@dataclass(slots=True, kw_only=True)
-class EmbeddingsRequest(_Request):
+@declare(kind="embeddings")
+class EmbeddingsRequest(Request):
     """``POST /api/embeddings`` (legacy, one prompt, no metrics; prefer :class:`EmbedRequest`)."""
 
-    model: str
-    prompt: str | None = None
-    keep_alive: KeepAlive | None = None
-    options: OptionsLike | None = None
+    model: str = wire(ModelName(), required=True, doc=_MODEL)
+    prompt: str | None = wire(Str(), default=None, doc="The text to embed.")
+    keep_alive: KeepAlive | None = wire(Duration(), default=None, doc=_KEEP_ALIVE)
+    options: OptionsLike | None = wire(one=Options, default=None, doc=_OPTIONS)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    _KIND = "embeddings"
-    _NESTED = {"options": _one(Options)}
+
+def _create_source(data: Mapping[str, Any]) -> None:
+    # The server fails with "neither 'from' or 'files' was specified" (in the stream, after
+    # the request was accepted); a manifest ``list`` (newer servers) is the only other
+    # source it takes.
+    if not data.get("from_") and not data.get("files") and not data.get("list"):
+        raise ValidationError('Either "from" (a model) or "files" (blobs) is required.', "from")
 
 
-@_wire
-@dataclass(slots=True, kw_only=True)
-class CreateRequest(_Request):
+@declare(kind="create", rules=(_create_source,))
+class CreateRequest(Request):
     """``POST /api/create``. Needs ``from_`` (sent as ``"from"``) or ``files``.
 
-    ``files`` and ``adapters`` map file names to ``sha256:`` digests of uploaded blobs.
-    Newer server fields (``draft_quantize``, ``draft_files``, ``remote_host``, ``requires``,
-    ``info``) can be passed in ``extra``.
+    ``files``, ``adapters`` and ``draft_files`` map file names to ``sha256:`` digests of
+    uploaded blobs.
     """
 
-    model: str
-    from_: str | None = field(default=None, metadata={"wire": "from"})
-    files: dict[str, str] | None = None
-    adapters: dict[str, str] | None = None
-    template: str | None = None
-    license: str | Sequence[str] | None = None
-    system: str | None = None
-    parameters: dict[str, Any] | None = None
-    messages: Sequence[MessageLike] | None = None
-    quantize: str | None = None
-    renderer: str | None = None
-    parser: str | None = None
-    stream: bool | None = None
+    model: str = wire(ModelName(), required=True, doc="Name of the model to create.")
+    from_: str | None = wire(Str(), key="from", default=None,
+                             doc="An existing model to base it on.")
+    files: dict[str, str] | None = wire(StrMap(), conv=MAPPING, default=None,
+                                        doc="File name -> blob digest of the model files.")
+    adapters: dict[str, str] | None = wire(StrMap(), conv=MAPPING, default=None,
+                                           doc="File name -> blob digest of LoRA adapters.")
+    template: str | None = wire(Str(), default=None, doc="The prompt template.")
+    license: str | Sequence[str] | None = wire(StrOrStrList(), conv=LIST, default=None,
+                                               doc="Licence text(s).")
+    system: str | None = wire(Str(), default=None, doc="The system prompt.")
+    parameters: dict[str, Any] | None = wire(Object(), conv=MAPPING, default=None,
+                                             doc="Default model parameters (options).")
+    messages: Sequence[MessageLike] | None = wire(many=ChatMessage, default=None,
+                                                  doc="A built-in conversation.")
+    quantize: str | None = wire(Str(), default=None, doc='Quantize while creating ("q4_K_M").')
+    renderer: str | None = wire(Str(), default=None, doc="The prompt renderer.")
+    parser: str | None = wire(Str(), default=None, doc="The output parser.")
+    stream: bool | None = wire(Bool(), default=None, doc="Stream progress lines (default).")
+    draft_quantize: str | None = wire(Str(), default=None,
+                                      doc="Quantize the draft model while creating.")
+    remote_host: str | None = wire(Str(), default=None,
+                                   doc="The host a remote (cloud) model runs on.")
+    draft_files: dict[str, str] | None = wire(
+        StrMap(), conv=MAPPING, default=None,
+        doc="File name -> blob digest of the draft model's files.")
+    requires: str | None = wire(Str(), default=None,
+                                doc="The lowest server version the model needs.")
+    info: dict[str, Any] | None = wire(Object(), conv=MAPPING, default=None,
+                                       doc="Extra model information (any JSON object).")
     extra: dict[str, Any] = field(default_factory=dict)
-
-    _KIND = "create"
-    _NESTED = {
-        "files": _MAPPING,
-        "adapters": _MAPPING,
-        "license": _LIST,
-        "parameters": _MAPPING,
-        "messages": _many(ChatMessage),
-    }
 
     @classmethod
     def builder(cls) -> CreateRequestBuilder:
         """A fluent :class:`~ollama_core._builders.CreateRequestBuilder`."""
-        from ._builders import CreateRequestBuilder
+        from ._builders import builder_for
 
-        return CreateRequestBuilder()
+        return builder_for(cls)  # type: ignore[return-value]  # a CreateRequestBuilder
+
+
+@declare(kind="pull")
+class PullRequest(Request):
+    """``POST /api/pull``."""
+
+    model: str = wire(ModelName(), required=True, doc=_MODEL)
+    insecure: bool | None = wire(Bool(), default=None,
+                                 doc="Allow an insecure registry connection.")
+    stream: bool | None = wire(Bool(), default=None, doc="Stream progress lines (default).")
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@declare(kind="push")
+class PushRequest(Request):
+    """``POST /api/push``."""
+
+    model: str = wire(ModelName(), required=True, doc=_MODEL)
+    insecure: bool | None = wire(Bool(), default=None,
+                                 doc="Allow an insecure registry connection.")
+    stream: bool | None = wire(Bool(), default=None, doc="Stream progress lines (default).")
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@declare(kind="copy")
+class CopyRequest(Request):
+    """``POST /api/copy``."""
+
+    source: str = wire(ModelName(), required=True, doc="The model to copy.")
+    destination: str = wire(ModelName(), required=True, doc="The new name.")
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@declare(kind="delete")
+class DeleteRequest(Request):
+    """``DELETE /api/delete``."""
+
+    model: str = wire(ModelName(), required=True, doc=_MODEL)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@declare(kind="show")
+class ShowRequest(Request):
+    """``POST /api/show``."""
+
+    model: str = wire(ModelName(), required=True, doc=_MODEL)
+    verbose: bool | None = wire(Bool(), default=None,
+                                doc="Include the large arrays of model_info.")
+    system: str | None = wire(Str(), default=None,
+                              doc="A system prompt to show the model with.")
+    template: str | None = wire(Str(), default=None, doc="A template to show the model with.")
+    options: OptionsLike | None = wire(one=Options, default=None,
+                                       doc="Options to show the model with.")
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------
@@ -893,23 +773,39 @@ class CreateRequest(_Request):
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True, kw_only=True)
-class _GenerationResponse(_Wire):
+@declare()
+class DebugInfo(Wire):
+    """``_debug_info`` of a chat/generate answer to ``_debug_render_only``."""
+
+    rendered_template: str = wire(default="", doc="The prompt as the template rendered it.")
+    image_count: int | None = wire(default=None, doc="Images in the prompt.")
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _debug_info(value: Any) -> Any:
+    return DebugInfo.from_dict(value) if isinstance(value, Mapping) else value
+
+
+@declare()
+class _GenerationResponse(Wire):
     """Fields shared by chat and generate chunks. Metrics are on the final chunk only."""
 
-    model: str = ""
-    created_at: str | None = None
-    done: bool = False
-    done_reason: str | None = None
-    total_duration: int | None = None
-    load_duration: int | None = None
-    prompt_eval_count: int | None = None
-    prompt_eval_duration: int | None = None
-    eval_count: int | None = None
-    eval_duration: int | None = None
-    logprobs: list[Logprob] | None = None
-    remote_model: str | None = None
-    remote_host: str | None = None
+    model: str = wire(default="", doc="The model that answered.")
+    created_at: str | None = wire(default=None, doc="RFC 3339 time of the chunk.")
+    done: bool = wire(default=False, doc="The last chunk.")
+    done_reason: str | None = wire(default=None, doc='Why it ended ("stop", "length", ...).')
+    total_duration: int | None = wire(default=None, doc="Whole request, in ns.")
+    load_duration: int | None = wire(default=None, doc="Model loading, in ns.")
+    prompt_eval_count: int | None = wire(default=None, doc="Prompt tokens.")
+    prompt_eval_duration: int | None = wire(default=None, doc="Prompt processing, in ns.")
+    eval_count: int | None = wire(default=None, doc="Generated tokens.")
+    eval_duration: int | None = wire(default=None, doc="Generation, in ns.")
+    logprobs: list[Logprob] | None = wire(many=Logprob, default=None,
+                                          doc="Log probabilities, when asked for.")
+    remote_model: str | None = wire(default=None, doc="The remote model (cloud models).")
+    remote_host: str | None = wire(default=None, doc="The remote host (cloud models).")
+    debug_info: DebugInfo | None = wire(one=DebugInfo, key="_debug_info", default=None,
+                                        doc="The rendered prompt (_debug_render_only).")
     # ``extra`` is declared by the concrete classes so that it stays the last field.
 
     @property
@@ -929,24 +825,13 @@ def _assistant() -> ChatMessage:
     return ChatMessage(MessageRole.ASSISTANT)
 
 
-_CHAT_RESPONSE_KEYS = frozenset(
-    {
-        "model", "created_at", "message", "done", "done_reason", "total_duration",
-        "load_duration", "prompt_eval_count", "prompt_eval_duration", "eval_count",
-        "eval_duration", "logprobs", "remote_model", "remote_host",
-    }
-)
-
-
-@_wire
-@dataclass(slots=True, kw_only=True)
+@declare()
 class ChatResponse(_GenerationResponse):
     """One ``/api/chat`` chunk (or the whole answer with ``stream: false``)."""
 
-    message: ChatMessage = field(default_factory=_assistant)
+    message: ChatMessage = wire(one=ChatMessage, default_factory=_assistant,
+                                doc="The (partial) assistant message.")
     extra: dict[str, Any] = field(default_factory=dict)
-
-    _NESTED = {"message": _one(ChatMessage), "logprobs": _many(Logprob)}
 
     @property
     def content(self) -> str:
@@ -957,9 +842,10 @@ class ChatResponse(_GenerationResponse):
     def from_dict(cls, d: Mapping[str, Any]) -> Self:
         """Build from wire JSON (hand-written: runs once per streamed chunk)."""
         msg = d.get("message")
-        if d.keys() <= _CHAT_RESPONSE_KEYS:
-            # No unknown keys (the common case): pass only the keys present and let the
-            # dataclass defaults fill the rest, 1.5x faster than naming all 16 fields.
+        if d.keys() <= _CHAT_RESPONSE_SAME:
+            # Only keys named like their attribute (the common case): pass only the keys
+            # present and let the dataclass defaults fill the rest, 1.5x faster than naming
+            # all the fields.
             kwargs = dict(d)
             if type(msg) is dict and len(msg) == 2 and "content" in msg and "role" in msg:
                 # ChatMessage.from_dict's own fast path, inlined: it is half of the cost.
@@ -987,32 +873,39 @@ class ChatResponse(_GenerationResponse):
             logprobs=_logprobs(d.get("logprobs")),
             remote_model=d.get("remote_model"),
             remote_host=d.get("remote_host"),
+            debug_info=_debug_info(d.get("_debug_info")),
             extra=_extra(d, _CHAT_RESPONSE_KEYS),
         )
 
 
-_GENERATE_RESPONSE_KEYS = (_CHAT_RESPONSE_KEYS - {"message"}) | {
-    "response", "thinking", "context", "tool_calls",
-}
+_CHAT_RESPONSE_KEYS = ChatResponse._WIRE_KEYS
+#: the keys whose attribute has the same name (the fast path passes them as keywords)
+_CHAT_RESPONSE_SAME = frozenset(key for attr, key in ChatResponse._KEYS if attr == key)
 
 
-@_wire
-@dataclass(slots=True, kw_only=True)
+@declare()
 class GenerateResponse(_GenerationResponse):
     """One ``/api/generate`` chunk. ``context`` (deprecated) comes on the final chunk."""
 
-    response: str = ""
-    thinking: str | None = None
-    context: list[int] | None = None
-    tool_calls: list[ToolCall] | None = None
+    response: str = wire(default="", doc="The (partial) answer text.")
+    thinking: str | None = wire(default=None, doc="The model's thinking, if any.")
+    context: list[int] | None = wire(default=None, doc="Context to send back (deprecated).")
+    tool_calls: list[ToolCall] | None = wire(many=ToolCall, default=None,
+                                             doc="Tool calls the model made.")
     extra: dict[str, Any] = field(default_factory=dict)
-
-    _NESTED = {"tool_calls": _many(ToolCall), "logprobs": _many(Logprob)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Self:
         """Build from wire JSON (hand-written: runs once per streamed chunk)."""
         calls = d.get("tool_calls")
+        if d.keys() <= _GENERATE_RESPONSE_SAME:
+            # As ChatResponse: only the keys present, the dataclass defaults for the rest.
+            kwargs = dict(d)
+            if isinstance(calls, list):
+                kwargs["tool_calls"] = [typed(ToolCall, c) for c in calls]
+            if "logprobs" in kwargs:
+                kwargs["logprobs"] = _logprobs(kwargs["logprobs"])
+            return cls(**kwargs)
         return cls(
             model=d.get("model", ""),
             created_at=d.get("created_at"),
@@ -1028,31 +921,31 @@ class GenerateResponse(_GenerationResponse):
             eval_count=d.get("eval_count"),
             eval_duration=d.get("eval_duration"),
             logprobs=_logprobs(d.get("logprobs")),
-            tool_calls=[_typed(ToolCall, c) for c in calls] if isinstance(calls, list) else calls,
+            tool_calls=[typed(ToolCall, c) for c in calls] if isinstance(calls, list) else calls,
             remote_model=d.get("remote_model"),
             remote_host=d.get("remote_host"),
+            debug_info=_debug_info(d.get("_debug_info")),
             extra=_extra(d, _GENERATE_RESPONSE_KEYS),
         )
 
 
-_EMBED_RESPONSE_KEYS = frozenset(
-    {"model", "embeddings", "total_duration", "load_duration", "prompt_eval_count"}
-)
+_GENERATE_RESPONSE_KEYS = GenerateResponse._WIRE_KEYS
+_GENERATE_RESPONSE_SAME = frozenset(
+    key for attr, key in GenerateResponse._KEYS if attr == key)
 
 
-@_wire
-@dataclass(slots=True, kw_only=True)
-class EmbedResponse(_Wire):
+@declare()
+class EmbedResponse(Wire):
     """``/api/embed`` result: one vector per input, in input order.
 
     ``embeddings`` are the parsed JSON lists as they are (no per-float conversion).
     """
 
-    model: str = ""
-    embeddings: list[list[float]] = field(default_factory=list)
-    total_duration: int | None = None
-    load_duration: int | None = None
-    prompt_eval_count: int | None = None
+    model: str = wire(default="", doc="The model that answered.")
+    embeddings: list[list[float]] = wire(default_factory=list, doc="One vector per input.")
+    total_duration: int | None = wire(default=None, doc="Whole request, in ns.")
+    load_duration: int | None = wire(default=None, doc="Model loading, in ns.")
+    prompt_eval_count: int | None = wire(default=None, doc="Input tokens.")
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -1068,27 +961,25 @@ class EmbedResponse(_Wire):
         )
 
 
-@_wire
-@dataclass(slots=True, kw_only=True)
-class EmbeddingsResponse(_Wire):
+_EMBED_RESPONSE_KEYS = EmbedResponse._WIRE_KEYS
+
+
+@declare()
+class EmbeddingsResponse(Wire):
     """Legacy ``/api/embeddings`` result: a single vector."""
 
-    embedding: list[float] = field(default_factory=list)
+    embedding: list[float] = wire(default_factory=list, doc="The vector.")
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-_PROGRESS_KEYS = frozenset({"status", "digest", "total", "completed"})
-
-
-@_wire
-@dataclass(slots=True, kw_only=True)
-class ProgressResponse(_Wire):
+@declare()
+class ProgressResponse(Wire):
     """One progress line of pull, push or create. The last one has ``status="success"``."""
 
-    status: str = ""
-    digest: str | None = None
-    total: int | None = None
-    completed: int | None = None
+    status: str = wire(default="", doc='The step ("pulling manifest", "success", ...).')
+    digest: str | None = wire(default=None, doc="The blob being moved.")
+    total: int | None = wire(default=None, doc="Its size, in bytes.")
+    completed: int | None = wire(default=None, doc="Bytes done so far.")
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -1111,73 +1002,77 @@ class ProgressResponse(_Wire):
         )
 
 
-@_wire
-@dataclass(slots=True, kw_only=True)
-class ModelDetails(_Wire):
+_PROGRESS_KEYS = ProgressResponse._WIRE_KEYS
+
+
+@declare()
+class ModelDetails(Wire):
     """``details`` of a model (tags, ps and show). ``/api/show`` may add the two lengths."""
 
-    parent_model: str | None = None
-    format: str | None = None
-    family: str | None = None
-    families: list[str] | None = None
-    parameter_size: str | None = None
-    quantization_level: str | None = None
-    context_length: int | None = None
-    embedding_length: int | None = None
+    parent_model: str | None = wire(default=None, doc="The model it was made from.")
+    format: str | None = wire(default=None, doc='File format ("gguf").')
+    family: str | None = wire(default=None, doc='Architecture family ("llama").')
+    families: list[str] | None = wire(default=None, doc="All families.")
+    parameter_size: str | None = wire(default=None, doc='Parameter count ("8.0B").')
+    quantization_level: str | None = wire(default=None, doc='Quantization ("Q4_K_M").')
+    context_length: int | None = wire(default=None, doc="Context window, in tokens.")
+    embedding_length: int | None = wire(default=None, doc="Embedding size.")
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@_wire
-@dataclass(slots=True, kw_only=True)
-class ModelEntry(_Wire):
+@declare()
+class ModelEntry(Wire):
     """One model of ``/api/tags`` or ``/api/ps``.
 
     ``expires_at``, ``size_vram`` and ``context_length`` are only set by ``/api/ps``.
     ``modified_at``/``expires_at`` are kept as the server's RFC 3339 strings.
     """
 
-    name: str = ""
-    model: str = ""
-    modified_at: str | None = None
-    size: int | None = None
-    digest: str | None = None
-    details: ModelDetails | None = None
-    expires_at: str | None = None
-    size_vram: int | None = None
-    context_length: int | None = None
-    remote_model: str | None = None
-    remote_host: str | None = None
-    capabilities: list[str] | None = None
+    name: str = wire(default="", doc="The model's name.")
+    model: str = wire(default="", doc="The model's name (same as name).")
+    modified_at: str | None = wire(default=None, doc="Last change (tags).")
+    size: int | None = wire(default=None, doc="Size in bytes.")
+    digest: str | None = wire(default=None, doc="Manifest digest.")
+    details: ModelDetails | None = wire(one=ModelDetails, default=None, doc="Format details.")
+    expires_at: str | None = wire(default=None, doc="When it unloads (ps).")
+    size_vram: int | None = wire(default=None, doc="Bytes in GPU memory (ps).")
+    context_length: int | None = wire(default=None, doc="Loaded context window (ps).")
+    remote_model: str | None = wire(default=None, doc="The remote model (cloud models).")
+    remote_host: str | None = wire(default=None, doc="The remote host (cloud models).")
+    capabilities: list[str] | None = wire(default=None, doc="What the model can do.")
     extra: dict[str, Any] = field(default_factory=dict)
 
-    _NESTED = {"details": _one(ModelDetails)}
 
-
-@_wire
-@dataclass(slots=True, kw_only=True)
-class TagsResponse(_Wire):
+@declare()
+class TagsResponse(Wire):
     """``GET /api/tags``: the local models."""
 
-    models: list[ModelEntry] = field(default_factory=list)
+    models: list[ModelEntry] = wire(many=ModelEntry, default_factory=list,
+                                    doc="The local models.")
     extra: dict[str, Any] = field(default_factory=dict)
 
-    _NESTED = {"models": _many(ModelEntry)}
 
-
-@_wire
-@dataclass(slots=True, kw_only=True)
-class RunningModelsResponse(_Wire):
+@declare()
+class RunningModelsResponse(Wire):
     """``GET /api/ps``: the loaded models, latest ``expires_at`` first."""
 
-    models: list[ModelEntry] = field(default_factory=list)
+    models: list[ModelEntry] = wire(many=ModelEntry, default_factory=list,
+                                    doc="The loaded models.")
     extra: dict[str, Any] = field(default_factory=dict)
 
-    _NESTED = {"models": _many(ModelEntry)}
+
+@declare()
+class Tensor(Wire):
+    """One tensor of ``/api/show``'s ``tensors`` (with ``verbose``)."""
+
+    name: str = wire(default="", doc="Tensor name.")
+    type: str = wire(default="", doc='Element type ("Q4_K", "F32", ...).')
+    shape: list[int] = wire(default_factory=list, doc="Dimensions.")
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
-@_wire
-@dataclass(slots=True, kw_only=True)
-class ModelInfo(_Wire):
+@declare()
+class ModelInfo(Wire):
     """``POST /api/show``: everything the server knows about one model.
 
     ``model_info`` is the GGUF key/value map (large arrays are empty unless the request
@@ -1185,23 +1080,24 @@ class ModelInfo(_Wire):
     ``vision``, ``thinking``, ``embedding``, ``insert``.
     """
 
-    license: str | None = None
-    modelfile: str | None = None
-    parameters: str | None = None
-    template: str | None = None
-    system: str | None = None
-    renderer: str | None = None
-    parser: str | None = None
-    details: ModelDetails | None = None
-    messages: list[ChatMessage] | None = None
-    model_info: dict[str, Any] | None = None
-    projector_info: dict[str, Any] | None = None
-    tensors: list[dict[str, Any]] | None = None
-    capabilities: list[str] | None = None
-    modified_at: str | None = None
-    requires: str | None = None
-    remote_model: str | None = None
-    remote_host: str | None = None
+    license: str | None = wire(default=None, doc="Licence text.")
+    modelfile: str | None = wire(default=None, doc="The Modelfile.")
+    parameters: str | None = wire(default=None, doc="Default parameters, as text.")
+    template: str | None = wire(default=None, doc="The prompt template.")
+    system: str | None = wire(default=None, doc="The system prompt.")
+    renderer: str | None = wire(default=None, doc="The prompt renderer.")
+    parser: str | None = wire(default=None, doc="The output parser.")
+    details: ModelDetails | None = wire(one=ModelDetails, default=None, doc="Format details.")
+    messages: list[ChatMessage] | None = wire(many=ChatMessage, default=None,
+                                              doc="The built-in conversation.")
+    model_info: dict[str, Any] | None = wire(default=None, doc="GGUF key/value metadata.")
+    projector_info: dict[str, Any] | None = wire(default=None,
+                                                 doc="Vision projector metadata.")
+    tensors: list[Tensor] | None = wire(many=Tensor, default=None,
+                                        doc="The tensors (verbose only).")
+    capabilities: list[str] | None = wire(default=None, doc="What the model can do.")
+    modified_at: str | None = wire(default=None, doc="Last change.")
+    requires: str | None = wire(default=None, doc="The lowest server version it needs.")
+    remote_model: str | None = wire(default=None, doc="The remote model (cloud models).")
+    remote_host: str | None = wire(default=None, doc="The remote host (cloud models).")
     extra: dict[str, Any] = field(default_factory=dict)
-
-    _NESTED = {"details": _one(ModelDetails), "messages": _many(ChatMessage)}

@@ -67,10 +67,17 @@ class Float(fields.Float):
     """A finite JSON number (integers too); unlike ``fields.Float`` it does not take
     numeric strings."""
 
-    def _validated(self, value: Any) -> float:
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> float:
         if not is_number(value):
             raise self.make_error("invalid", input=value)
-        return super()._validated(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer past the float range
+            raise self.make_error("too_large", input=value) from None
+        if not math.isfinite(number):
+            raise self.make_error("special")
+        return number
 
 
 def Int(**kwargs: Any) -> fields.Integer:  # noqa: N802 - reads like the field types

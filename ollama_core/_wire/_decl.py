@@ -62,6 +62,7 @@ from typing import (
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validates_schema
 
 from .._exceptions import InvalidRequestError
+from .._jsoncheck import check_json
 
 if TYPE_CHECKING:
     from .._builders import _Builder
@@ -192,7 +193,8 @@ def tagged(choices: Mapping[str, type[Wire]], tag: str = "type") -> Conv:
     def load_one(value: Any) -> Any:
         value = dumped(value)
         if isinstance(value, Mapping):
-            cls = choices.get(value.get(tag))  # type: ignore[arg-type]
+            kind = value.get(tag)
+            cls = choices.get(kind) if isinstance(kind, str) else None
             if cls is not None:
                 return cls.from_dict(value)
         return value
@@ -453,8 +455,6 @@ class Request(Normalised):
             InvalidRequestError: ``.field`` is the dotted path of the first bad field
                 (``"messages.0.role"``), ``.errors`` maps every bad path to its messages.
         """
-        from .._jsoncheck import check_json
-
         wire_body = validate_wire(type(self), self.to_dict())
         check_json(wire_body)  # the client's own final check: NaN, non-JSON, surrogates
         return wire_body
@@ -568,7 +568,8 @@ class TaggedMap(fields.Field[Any]):
             if not isinstance(item, Mapping):
                 errors[name] = ["Must be a JSON object (a dict)."]
                 continue
-            cls = self.choices.get(item.get(self.tag))  # type: ignore[arg-type]
+            tag = item.get(self.tag)
+            cls = self.choices.get(tag) if isinstance(tag, str) else None
             if cls is None:
                 errors[name] = {self.tag: [
                     f"Must be one of: {', '.join(map(repr, self.choices))}."]}

@@ -109,7 +109,8 @@ def test_build_twice_gives_equal_independent_objects() -> None:
     (lambda: ChatRequest.builder().model(""), "model", "Must not be empty."),
     (lambda: ChatRequest.builder().model("m").temperature("hot"),  # type: ignore[arg-type]
      "options.temperature", "Not a valid number."),
-    (lambda: ChatRequest.builder().model("m").num_predict(-5), "options.num_predict", "-2"),
+    (lambda: ChatRequest.builder().model("m").num_predict(1.5),  # type: ignore[arg-type]
+     "options.num_predict", "Not a valid integer."),
     (lambda: ChatRequest.builder().model("m").message({"role": "bot", "content": "x"}),
      "messages.0.role", "Must be one of"),
     (lambda: ChatRequest.builder().model("m").user("x", images=["data:image/png;base64,aGk="]),
@@ -123,7 +124,8 @@ def test_build_twice_gives_equal_independent_objects() -> None:
      "tools.0.function.name", "Missing data"),
     (lambda: GenerateRequest.builder().model("m").prompt("p").raw().system("s"), "raw",
      "raw mode"),
-    (lambda: EmbedRequest.builder().model("m").input("x").dimensions(0), "dimensions", "1"),
+    (lambda: EmbedRequest.builder().model("m").input("x").dimensions("8"),  # type: ignore[arg-type]
+     "dimensions", "Not a valid integer."),
     (lambda: CreateRequest.builder().model("new"), "from", 'Either "from"'),
 ])
 def test_build_validates_and_names_the_field(make: Callable[[], Any], field: str,

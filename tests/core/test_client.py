@@ -269,7 +269,7 @@ async def test_missing_model_is_a_typed_404_with_ollamas_text(api: Api) -> None:
     ({"model": "", "messages": HELLO}, "model"),
     ({"model": "m", "messages": [{"role": "wizard", "content": "x"}]}, "messages.0.role"),
     ({"model": "m", "messages": [{"role": "user", "content": 5}]}, "messages.0.content"),
-    ({"model": "m", "messages": HELLO, "options": {"num_predict": -5}}, "options.num_predict"),
+    ({"model": "m", "messages": HELLO, "options": {"num_predict": "5"}}, "options.num_predict"),
     ({"model": "m", "messages": [{"role": "user", "content": "x", "images": ["%%%"]}]},
      "messages.0.images.0"),
     ({"model": "m", "messages": HELLO, "think": "extreme"}, "think"),

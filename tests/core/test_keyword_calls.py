@@ -82,7 +82,7 @@ async def test_a_bad_keyword_value_names_its_field(api: Api) -> None:
         await api.call("chat", model="llama3.2", messages=[{"role": "robot", "content": "x"}])
     assert err.value.field == "messages.0.role"
     with pytest.raises(InvalidRequestError) as err:
-        await api.call("embed", model="all-minilm", input="x", dimensions=-1)
+        await api.call("embed", model="all-minilm", input="x", dimensions="8")
     assert err.value.field == "dimensions"
     assert api.emulator.hits("/api/chat") == api.emulator.hits("/api/embed") == 0
 

@@ -69,6 +69,16 @@ VALID: list[tuple[str, dict[str, Any]]] = [
                   num_thread=0, draft_num_predict=4)),
     ("chat", opts(num_predict=-2)),
     ("chat", opts(num_predict=0)),
+    ("chat", opts(num_predict=-3)),  # the server takes any integer
+    # never stricter than the server: it lowercases roles, renderers take "developer",
+    # any tool type is accepted
+    ("chat", msg(role="User", content="x")),
+    ("chat", msg(role="ASSISTANT", content="x")),
+    ("chat", msg(role="developer", content="x")),
+    ("chat", tool(type="retrieval", function={"name": "f"})),
+    ("chat", tool(type="function", items={"type": "string"}, function={"name": "f"})),
+    ("chat", chat(_debug_render_only=True)),
+    ("generate", gen(_debug_render_only=False)),
     ("chat", opts(mirostat=2, whatever="passes")),  # unknown options are passed through
     ("chat", chat(_debug_render_only=True, brand_new_field={"x": 1})),
     ("chat", msg(content="x", new_message_field=1)),
@@ -82,6 +92,12 @@ VALID: list[tuple[str, dict[str, Any]]] = [
     ("embed", {"model": "m", "input": ["a", "b"], "truncate": False, "dimensions": 1,
                "keep_alive": "1h30m", "options": {"num_ctx": 512}}),
     ("embed", {"model": "m", "input": []}),
+    ("embed", {"model": "m", "input": "a", "dimensions": 0}),  # 0: full size
+    ("embed", {"model": "m", "input": "a", "dimensions": -1}),  # ignored by the server too
+    ("create", {"model": "new", "from": "b", "draft_quantize": "q8_0", "remote_host": "h",
+                "draft_files": {"d.gguf": "sha256:cc"}, "requires": "0.12.0",
+                "info": {"k": [1]}}),
+    ("show", {"model": "a", "template": "{{ .Prompt }}"}),
     ("embeddings", {"model": "m", "prompt": "p", "keep_alive": 1.5, "options": {"seed": 3}}),
     ("create", {"model": "new", "from": "llama3.2", "license": ["a", "b"],
                 "parameters": {"temperature": 0}, "messages": [MSG], "quantize": "q8_0"}),
@@ -148,7 +164,8 @@ INVALID: list[tuple[str, Any, str | None, str]] = [
     ("chat", chat(options=[1]), "options", "Must be a JSON object"),
     # messages
     ("chat", msg(role="bot"), "messages.1.role",
-     "Must be one of: system, user, assistant, tool."),
+     "Must be one of: system, user, assistant, tool, developer (any case)."),
+    ("chat", msg(role=1), "messages.1.role", "Must be one of"),
     ("chat", chat(messages=[{"content": "x"}]), "messages.0.role", "Missing data"),
     ("chat", msg(content=5), "messages.1.content", "Not a valid string."),
     ("chat", msg(content=b"bytes"), "messages.1.content", "Not a valid string."),
@@ -183,8 +200,7 @@ INVALID: list[tuple[str, Any, str | None, str]] = [
         {"id": 5, "function": {"name": "f"}}]}]), "messages.0.tool_calls.0.id",
      "Not a valid string."),
     # tools
-    ("chat", tool(type="retrieval", function={"name": "f"}), "tools.0.type",
-     'Must be "function".'),
+    ("chat", tool(type=5, function={"name": "f"}), "tools.0.type", "Not a valid string."),
     ("chat", tool(function={"name": "f"}), "tools.0.type", "Missing data"),
     ("chat", tool(type="function"), "tools.0.function", "Missing data"),
     ("chat", tool(type="function", function={"description": "d"}), "tools.0.function.name",
@@ -194,7 +210,6 @@ INVALID: list[tuple[str, Any, str | None, str]] = [
     ("chat", tool(type="function", function={"name": "f", "parameters": "{}"}),
      "tools.0.function.parameters", "Must be a JSON object"),
     # options
-    ("chat", opts(num_predict=-3), "options.num_predict", "Must be -1 (no limit), -2"),
     ("chat", opts(num_predict=1.5), "options.num_predict", "Not a valid integer."),
     ("chat", opts(num_ctx="4096"), "options.num_ctx", "Not a valid integer."),
     ("chat", opts(seed=True), "options.seed", "Not a valid integer."),
@@ -242,8 +257,6 @@ INVALID: list[tuple[str, Any, str | None, str]] = [
     # embed
     ("embed", {"model": "m", "input": 5}, "input", "Must be a string or a list of strings."),
     ("embed", {"model": "m", "input": ["a", 3]}, "input.1", "Not a valid string."),
-    ("embed", {"model": "m", "input": "a", "dimensions": 0}, "dimensions",
-     "greater than or equal to 1"),
     ("embed", {"model": "m", "input": "a", "dimensions": "64"}, "dimensions",
      "Not a valid integer."),
     ("embed", {"model": "m", "input": "a", "truncate": "yes"}, "truncate", "Not a valid bool"),
@@ -263,6 +276,15 @@ INVALID: list[tuple[str, Any, str | None, str]] = [
     # pull/push/show flags
     ("pull", {"model": "m", "insecure": "true"}, "insecure", "Not a valid boolean."),
     ("show", {"model": "m", "verbose": 1}, "verbose", "Not a valid boolean."),
+    ("show", {"model": "m", "system": 1}, "system", "Not a valid string."),
+    ("show", {"model": "m", "options": {"num_ctx": "1"}}, "options.num_ctx",
+     "Not a valid integer."),
+    ("chat", chat(_debug_render_only="yes"), "_debug_render_only", "Not a valid boolean."),
+    ("create", {"model": "new", "from": "b", "draft_files": {"d": 1}}, "draft_files.d",
+     "Not a valid string."),
+    ("create", {"model": "new", "from": "b", "info": "x"}, "info", "Must be a JSON object"),
+    ("create", {"model": "new", "from": "b", "requires": 12}, "requires",
+     "Not a valid string."),
 ]
 
 
@@ -281,15 +303,15 @@ def test_invalid_bodies_name_the_field(kind: str, wire: Any, field: str | None,
 
 def test_message_format_matches_the_contract() -> None:
     error = reject("chat", msg(role="bot"))
-    assert str(error) == ("invalid request: messages.1.role: "
-                          "Must be one of: system, user, assistant, tool.")
-    assert error.errors == {"messages.1.role": ["Must be one of: system, user, assistant, tool."]}
+    message = "Must be one of: system, user, assistant, tool, developer (any case)."
+    assert str(error) == f"invalid request: messages.1.role: {message}"
+    assert error.errors == {"messages.1.role": [message]}
 
 
 def test_all_errors_are_collected_and_the_first_follows_body_order() -> None:
     # options comes before messages in the schema but after it in the body
     wire = {"model": "m", "messages": [{"role": "bot", "content": 1}],
-            "options": {"num_predict": -3}}
+            "options": {"num_predict": 1.5}}
     error = reject("chat", wire)
     assert error.field == "messages.0.role"
     assert list(error.errors) == ["messages.0.role", "messages.0.content",

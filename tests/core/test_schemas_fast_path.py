@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from ollama_core._schemas import _PLANS, _SCHEMAS, _fast_valid
+from ollama_core._wire._decl import REQUESTS, Plan, fast_valid
+
+# Every request kind: its schema (derived from the declaration) and its fast-path plan
+# (compiled from the same declaration).
+_SCHEMAS = {kind: cls.schema() for kind, cls in REQUESTS.items()}
+_PLANS: dict[str, Plan] = {kind: cls._PLAN for kind, cls in REQUESTS.items()}
+_fast_valid = fast_valid
 
 VALID: dict[str, dict[str, Any]] = {
     "chat": {"model": "m", "stream": False, "think": "high", "keep_alive": "5m",
@@ -29,12 +35,22 @@ VALID: dict[str, dict[str, Any]] = {
                "license": ["MIT"], "quantize": "q4_K_M"},
     "pull": {"model": "m", "insecure": True}, "push": {"model": "m"},
     "copy": {"source": "a", "destination": "b"}, "delete": {"model": "m"},
-    "show": {"model": "m", "verbose": True},
+    "show": {"model": "m", "verbose": True, "system": "s", "options": {"num_ctx": 8}},
+    "web_search": {"query": "q", "max_results": 3},
+    "web_fetch": {"url": "https://ollama.com"},
+    "systemone": {"model": "m", "state": {"a": 1}, "keep_alive": 0, "images": ["aGVsbG8="],
+                  "questions": {
+                      "c": {"type": "choice", "instructions": "x",
+                            "criteria": {"a": None, "b": "bee"}},
+                      "n": {"type": "noul", "instructions": ["y"], "criteria": {"true": "t"}},
+                      "s": {"type": "score", "instructions": "z", "criteria": ["lo", "hi"]}}},
 }
 
 ODD_VALUES: list[Any] = [None, "", " ", "x", "data:image/png;base64,aGk=", "%%%", -5, -1, 0, 1,
-                         25, 1.5, float("nan"), True, False, [], ["x"], [1], {}, {"a": 1},
-                         b"bytes", ("t",), "5m", "-1m", "max", "extreme", "user", "wizard"]
+                         25, 1.5, float("nan"), 10**400, True, False, [], ["x"], [1], {},
+                         {"a": 1}, b"bytes", ("t",), "5m", "-1m", "max", "extreme", "user",
+                         "User", "developer", "wizard", "choice", "noul", "score",
+                         {"type": "noul", "instructions": "i"}]
 
 
 def mutate(rng: random.Random, value: Any, depth: int = 0) -> Any:
