@@ -34,18 +34,24 @@ def render_class(cls: type[Wire]) -> str:
     title = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
     is_request = issubclass(cls, Request)
     kind = f" (request `{cls._KIND}`)" if issubclass(cls, Request) and cls._KIND else ""
-    lines = [f"## {cls.__name__}{kind}", "", _cell(title), ""]
+    # Objects sent to the server are validated (their fields have checks); responses are not.
+    validated = is_request or any(
+        info.required or info.decl.check is not None for info in cls.__wire_fields__)
+    head = ["Key", "Attribute", "Type"]
+    if validated:
+        head.append("Required")
     if is_request:
-        lines += ["| Key | Attribute | Type | Required | Setter | Meaning |",
-                  "|---|---|---|---|---|---|"]
-    else:
-        lines += ["| Key | Attribute | Type | Meaning |", "|---|---|---|---|"]
+        head.append("Setter")
+    head.append("Meaning")
+    lines = [f"## {cls.__name__}{kind}", "", _cell(title), "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for info in cls.__wire_fields__:
         attr = f"`{info.attr}`" if info.attr != info.key else ""
         cells = [f"`{info.key}`", attr, f"`{_cell(info.type)}`"]
+        if validated:
+            cells.append("yes" if info.required else "")
         if is_request:
-            cells += ["yes" if info.required else "",
-                      f"`.{info.attr}()`" if info.setter else ""]
+            cells.append(f"`.{info.attr}()`" if info.setter else "")
         cells.append(_cell(info.doc))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -50,7 +50,7 @@ class SystemOneChoiceQuestion(Wire):
     instructions: SystemOneContent = wire(Content(), required=True,
                                           doc="What to decide (text, object or array).")
     criteria: dict[str, str | None] = wire(
-        StrOrNullMap(), required=True, default_factory=dict,
+        StrOrNullMap(), required=True,
         doc="The choices in order, each with a description (null: the choice's name).")
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -76,7 +76,7 @@ class SystemOneScoreQuestion(Wire):
                                   setter=False, doc='Always "score".')
     instructions: SystemOneContent = wire(Content(), required=True,
                                           doc="What to rate (text, object or array).")
-    criteria: list[str] = wire(StrList(), required=True, default_factory=list,
+    criteria: list[str] = wire(StrList(), required=True,
                                doc="The levels' descriptions, lowest score first.")
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -99,7 +99,7 @@ class SystemOneRequest(Request):
     state: SystemOneContent = wire(Content(), required=True,
                                    doc="What the questions are about (text, object or array).")
     questions: dict[str, SystemOneQuestion | dict[str, Any]] = wire(
-        tagged=_QUESTIONS, required=True, default_factory=dict,
+        tagged=_QUESTIONS, required=True,
         doc='Name -> question, each picked by its "type": choice, noul or score.')
     images: list[str | bytes] | None = wire(
         fields.List(Base64Image()), conv=IMAGES, default=None,

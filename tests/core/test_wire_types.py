@@ -197,3 +197,18 @@ def test_new_requests_have_builders_with_generated_setters() -> None:
              .questions({"q": {"type": "noul", "instructions": "?"}}).keep_alive(0).build())
     assert built.validate()["keep_alive"] == 0
     assert WebSearchRequest.builder().max_results.__doc__
+
+
+def test_systemone_required_fields_are_required_by_the_constructors_too() -> None:
+    # a typed request never fills a required key with an empty default
+    with pytest.raises(TypeError):
+        SystemOneRequest(model="m", state="s")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        SystemOneScoreQuestion(instructions="x")  # type: ignore[call-arg]
+    with pytest.raises(InvalidRequestError) as info:
+        SystemOneRequest.from_dict({"model": "m", "state": "s"}).validate()
+    assert info.value.field == "questions"
+    with pytest.raises(InvalidRequestError) as info:
+        SystemOneRequest(model="m", state="s", questions={
+            "q": {"type": "choice", "instructions": "x"}}).validate()
+    assert info.value.field == "questions.q.criteria"
