@@ -23,6 +23,7 @@ from typing import Any, Literal, TypeVar, Unpack, overload
 
 from . import _logging, _schemas
 from ._clock import Clock, MonotonicClock
+from ._cloud import CloudRoute
 from ._events import Event, EventSubscribers
 from ._exceptions import (
     ClientClosedError,
@@ -68,9 +69,19 @@ from ._types import (
     GenerateRequest,
     GenerateResponse,
     ModelInfo,
+    ModelRecommendationsResponse,
+    Options,
     ProgressResponse,
     RunningModelsResponse,
+    StatusResponse,
+    SystemOneContent,
+    SystemOneQuestion,
+    SystemOneRequest,
+    SystemOneResponse,
     TagsResponse,
+    UserResponse,
+    WebFetchResponse,
+    WebSearchResponse,
 )
 from ._upstreams import Upstream, UpstreamRegistry
 
@@ -119,6 +130,12 @@ class OllamaClient:
         belong to the aiohttp transport: given (other than their defaults) together with
         ``transport``, they are an :class:`InvalidConfigError`. The client closes the
         transport in ``aclose()``.
+    :param cloud_url: where ``web_search(cloud=True)`` and ``web_fetch(cloud=True)`` go;
+        ``None`` reads ``OLLAMA_CLOUD_URL``, else ``https://ollama.com``.
+    :param cloud_api_key: the ollama.com key for those calls; ``None`` reads
+        ``OLLAMA_API_KEY``. It is sent to ``cloud_url`` only, outside the middleware chain
+        (no retry, failover, breaker, limiter or cache), with none of ``headers``; see
+        :meth:`web_search`.
     :param stream_on_wire: send the non-streaming ``chat``, ``generate``, ``pull_model``,
         ``push_model`` and ``create_model`` calls with ``"stream": true`` and fold the
         lines into the same result inside the call (the default), so the idle timeout
@@ -150,7 +167,8 @@ class OllamaClient:
                  max_body_size: int = DEFAULT_MAX_BODY_SIZE,
                  pause_timeout: float | None = None, ssl: Any = None,
                  trust_env: bool = False, stream_on_wire: bool = True,
-                 transport: Transport | None = None) -> None:
+                 transport: Transport | None = None, cloud_url: str | None = None,
+                 cloud_api_key: str | None = None) -> None:
         url = resolve_base_url(base_url)
         if transport is None:
             transport = AiohttpTransport(ssl=ssl, max_connections=max_connections,
@@ -184,6 +202,7 @@ class OllamaClient:
         else:
             api_key = check_api_key(api_key)
         headers = check_headers(headers)
+        self._cloud = CloudRoute(cloud_url, cloud_api_key)
         self._clock: Clock = clock if clock is not None else MonotonicClock()
         self.pause_timeout = pause_timeout
         self._upstreams = UpstreamRegistry([Upstream(url)])
@@ -260,6 +279,11 @@ class OllamaClient:
     def headers(self) -> dict[str, str]:
         """Extra headers sent with every request (a copy)."""
         return dict(self._attempts.headers)
+
+    @property
+    def cloud_url(self) -> str:
+        """Where ``cloud=True`` web calls go, without credentials."""
+        return self._cloud.url
 
     @property
     def plugin_manager(self) -> PluginManager:
@@ -530,6 +554,7 @@ class OllamaClient:
             # The client's loop has ended: its tasks and connections ended with it, and
             # nothing bound to it can be awaited from here (ollama_client_aclose neither).
             self._attempts.closed = True
+            self._cloud.close()
             self._tasks = []
             left = self._plugins.implementing("ollama_client_aclose", self._live)
             if left:
@@ -548,6 +573,7 @@ class OllamaClient:
         # The transport refuses every request from here on, even one from a task this
         # client does not know about (or one that swallowed its cancellation).
         self._attempts.closed = True
+        self._cloud.close()
         current = asyncio.current_task()
         for task in self._calls:
             if task is not current and task not in self._closing_calls:
@@ -824,15 +850,141 @@ class OllamaClient:
             await self._call(self._request("GET", "/api/ps", "ps")))
 
     async def model_info(self, name: str | None = None, verbose: bool = False, *,
-                         model: str | None = None) -> ModelInfo:
+                         model: str | None = None, system: str | None = None,
+                         options: Options | Mapping[str, Any] | None = None) -> ModelInfo:
         """``POST /api/show``: details, parameters, template, capabilities of a model
-        (``name``, or ``model=`` as ollama-python spells it)."""
+        (``name``, or ``model=`` as ollama-python spells it). ``system`` shows the model as
+        it would be with that system prompt (its ``system`` and Modelfile); ``options``
+        are added to the Modelfile's ``PARAMETER`` lines (``parameters`` stays the model's
+        own, as the server writes it)."""
         body: dict[str, Any] = {"model": model_name(name, model, "model_info")}
         if verbose:
             body["verbose"] = True
+        if system is not None:
+            body["system"] = system
+        if options is not None:
+            body["options"] = (options.to_dict() if isinstance(options, Options)
+                               else dict(options) if isinstance(options, Mapping) else options)
         wire = self._prepare("show", "show", body)
         return ModelInfo.from_dict(await self._call(
             self._request("POST", "/api/show", "show", wire)))
+
+    # -- account, web and decisions ----------------------------------------------------------
+
+    async def status(self) -> StatusResponse:
+        """``GET /api/status``: whether the server's cloud features are disabled, and by
+        what (``source``: ``none``, ``env``, ``config`` or ``both``)."""
+        return StatusResponse.from_dict(
+            await self._call(self._request("GET", "/api/status", "status")))
+
+    async def me(self) -> UserResponse:
+        """``POST /api/me``: the ollama.com account the server is signed in as. Signed out,
+        an :class:`AuthenticationError` whose ``.body`` has the ``signin_url``."""
+        return UserResponse.from_dict(
+            await self._call(self._request("POST", "/api/me", "me")))
+
+    async def signout(self) -> None:
+        """``POST /api/signout``: sign the server out of ollama.com (not retried: a second
+        attempt after a lost answer would be told it is not signed in)."""
+        await self._call(self._request("POST", "/api/signout", "signout", idempotent=False))
+
+    async def model_recommendations(self) -> ModelRecommendationsResponse:
+        """``GET /api/experimental/model-recommendations``: models the server suggests."""
+        return ModelRecommendationsResponse.from_dict(await self._call(self._request(
+            "GET", "/api/experimental/model-recommendations", "model_recommendations")))
+
+    async def web_search(self, query: str, max_results: int | None = 3, *,
+                         cloud: bool = False, timeout: TimeoutArg = None
+                         ) -> WebSearchResponse:
+        """Search the web: ``results`` of title, url and content, best first.
+
+        By default through the server (``POST /api/experimental/web_search``), like any
+        other call: plugins, retries and failover apply, and the server signs the call to
+        ollama.com with its own key (it drops the caller's ``Authorization``).
+
+        ``cloud=True`` sends it to ``<cloud_url>/api/web_search`` as ollama-python does,
+        with the client's ``cloud_api_key`` (else ``OLLAMA_API_KEY``) and nothing else of
+        the client's: no middleware, no plugin hook, none of its extra headers, so the key
+        reaches ``cloud_url`` only. Without a key that is an :class:`InvalidConfigError`,
+        before anything is sent. ``max_results=None`` lets the service choose.
+        """
+        body: dict[str, Any] = {"query": query}
+        if max_results is not None:
+            body["max_results"] = max_results
+        return WebSearchResponse.from_dict(
+            await self._web("web_search", body, cloud=cloud, timeout=timeout))
+
+    async def web_fetch(self, url: str, *, cloud: bool = False,
+                        timeout: TimeoutArg = None) -> WebFetchResponse:
+        """Fetch one page as text: ``title``, ``content`` and the ``links`` on it. Sent like
+        :meth:`web_search` (``cloud=True``: to ollama.com with the cloud key)."""
+        return WebFetchResponse.from_dict(
+            await self._web("web_fetch", {"url": url}, cloud=cloud, timeout=timeout))
+
+    async def _web(self, endpoint: str, body: dict[str, Any], *, cloud: bool,
+                   timeout: TimeoutArg) -> Any:
+        if not isinstance(cloud, bool):
+            raise InvalidRequestError(
+                f"invalid request: cloud: must be True or False, got {cloud!r}",
+                field="cloud", errors={"cloud": ["must be True or False"]})
+        wire = self._prepare(endpoint, endpoint, body)
+        if not cloud:
+            return await self._call(self._request(
+                "POST", f"/api/experimental/{endpoint}", endpoint, wire, timeout=timeout))
+        attempts = self._cloud.attempts(
+            self._transport, self.timeouts, max_line_length=self._attempts.max_line_length,
+            max_body_size=self._attempts.max_body_size, endpoint=endpoint)
+        request = self._request("POST", f"/api/{endpoint}", endpoint, wire,
+                                timeout=timeout if timeout is not None else self.timeouts)
+        task = self._enter_call()
+        error: BaseException | None = None
+        try:
+            deadline = request.timeouts.deadline if request.timeouts is not None else None
+            try:
+                async with asyncio.timeout(deadline):
+                    response = await attempts.handle(request)
+            except TimeoutError as exc:
+                if isinstance(exc, OllamaError) or deadline is None:
+                    raise
+                raise DeadlineExceeded(
+                    f"{endpoint}: the call's deadline of {deadline:g}s passed") from exc
+            return response.body
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self._leave_call(task, error, endpoint)
+
+    async def systemone(self, request: SystemOneRequest | Mapping[str, Any] | None = None,
+                        *, model: str | None = None, state: SystemOneContent | None = None,
+                        questions: Mapping[str, SystemOneQuestion | Mapping[str, Any]]
+                        | None = None, images: Sequence[str | bytes] | None = None,
+                        keep_alive: float | str | None = None,
+                        timeout: TimeoutArg = None) -> SystemOneResponse:
+        """``POST /v1/systemone``: a decision model's answers to ``questions`` about
+        ``state``, one per question, typed by the question's ``type`` (``choice``, ``noul``
+        or ``score``); not streamed.
+
+        Give a :class:`SystemOneRequest`, a dict in its wire shape, or keywords (which
+        override the request's fields)::
+
+            await client.systemone(model="nimble", state="500s since 9am", questions={
+                "team": {"type": "choice", "instructions": "Which team?",
+                         "criteria": {"billing": "Payments", "technical": None}}})
+
+        A field of the wrong type or a missing required one is refused before sending,
+        naming it (``questions.team.criteria``); limits (how many choices or levels) are
+        the server's to check.
+        """
+        body = _to_body(request, SystemOneRequest) if request is not None else {}
+        given = {"model": model, "state": state, "questions": questions, "images": images,
+                 "keep_alive": keep_alive}
+        changes = {key: value for key, value in given.items() if value is not None}
+        if changes:
+            body = _to_body({**body, **changes}, SystemOneRequest)
+        wire = self._prepare("systemone", "systemone", body)
+        return SystemOneResponse.from_dict(await self._call(self._request(
+            "POST", "/v1/systemone", "systemone", wire, timeout=timeout)))
 
     def _progress_request(self, endpoint: str, body: dict[str, Any], stream: bool,
                           timeout: TimeoutArg) -> Request:

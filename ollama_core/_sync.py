@@ -59,9 +59,19 @@ from ._types import (
     GenerateRequest,
     GenerateResponse,
     ModelInfo,
+    ModelRecommendationsResponse,
+    Options,
     ProgressResponse,
     RunningModelsResponse,
+    StatusResponse,
+    SystemOneContent,
+    SystemOneQuestion,
+    SystemOneRequest,
+    SystemOneResponse,
     TagsResponse,
+    UserResponse,
+    WebFetchResponse,
+    WebSearchResponse,
 )
 from ._upstreams import UpstreamRegistry
 
@@ -365,7 +375,8 @@ class SyncOllamaClient:
                  max_body_size: int = DEFAULT_MAX_BODY_SIZE,
                  pause_timeout: float | None = None, ssl: Any = None,
                  trust_env: bool = False, stream_on_wire: bool = True,
-                 transport: Transport | None = None) -> None:
+                 transport: Transport | None = None, cloud_url: str | None = None,
+                 cloud_api_key: str | None = None) -> None:
         self._portal: _Portal | None = None
         portal = _Portal()
         try:
@@ -375,7 +386,8 @@ class SyncOllamaClient:
                 headers=headers, api_key=api_key, clock=clock, max_connections=max_connections,
                 max_line_length=max_line_length, max_body_size=max_body_size,
                 pause_timeout=pause_timeout, ssl=ssl, trust_env=trust_env,
-                stream_on_wire=stream_on_wire, transport=transport))
+                stream_on_wire=stream_on_wire, transport=transport, cloud_url=cloud_url,
+                cloud_api_key=cloud_api_key))
         except BaseException:
             portal.close()
             raise
@@ -451,6 +463,10 @@ class SyncOllamaClient:
     @property
     def headers(self) -> dict[str, str]:
         return self._async.headers
+
+    @property
+    def cloud_url(self) -> str:
+        return self._async.cloud_url
 
     @property
     def plugins(self) -> list[str]:
@@ -575,8 +591,41 @@ class SyncOllamaClient:
         return self._run(self._async.list_running())
 
     def model_info(self, name: str | None = None, verbose: bool = False, *,
-                   model: str | None = None) -> ModelInfo:
-        return self._run(self._async.model_info(name, verbose, model=model))
+                   model: str | None = None, system: str | None = None,
+                   options: Options | Mapping[str, Any] | None = None) -> ModelInfo:
+        return self._run(self._async.model_info(name, verbose, model=model, system=system,
+                                                options=options))
+
+    def status(self) -> StatusResponse:
+        return self._run(self._async.status())
+
+    def me(self) -> UserResponse:
+        return self._run(self._async.me())
+
+    def signout(self) -> None:
+        return self._run(self._async.signout())
+
+    def model_recommendations(self) -> ModelRecommendationsResponse:
+        return self._run(self._async.model_recommendations())
+
+    def web_search(self, query: str, max_results: int | None = 3, *, cloud: bool = False,
+                   timeout: TimeoutArg = None) -> WebSearchResponse:
+        return self._run(self._async.web_search(query, max_results, cloud=cloud,
+                                                timeout=timeout))
+
+    def web_fetch(self, url: str, *, cloud: bool = False,
+                  timeout: TimeoutArg = None) -> WebFetchResponse:
+        return self._run(self._async.web_fetch(url, cloud=cloud, timeout=timeout))
+
+    def systemone(self, request: SystemOneRequest | Mapping[str, Any] | None = None, *,
+                  model: str | None = None, state: SystemOneContent | None = None,
+                  questions: Mapping[str, SystemOneQuestion | Mapping[str, Any]] | None = None,
+                  images: Sequence[str | bytes] | None = None,
+                  keep_alive: float | str | None = None,
+                  timeout: TimeoutArg = None) -> SystemOneResponse:
+        return self._run(self._async.systemone(
+            request, model=model, state=state, questions=questions, images=images,
+            keep_alive=keep_alive, timeout=timeout))
 
     def pull_model(self, name: str | None = None, *, insecure: bool = False,
                    timeout: TimeoutArg = None, model: str | None = None,

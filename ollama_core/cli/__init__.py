@@ -7,8 +7,8 @@
 
 Commands: ``chat`` (alias ``run``), ``generate``, ``list``, ``show``, ``ps``, ``pull``,
 ``push``, ``create`` (from a Modelfile, :mod:`.modelfile`), ``stop``, ``cp``, ``rm``,
-``embed``, ``health``, ``emulator``, ``version`` and ``demo`` (a guided tour against the
-emulator).
+``embed``, ``health``, ``emulator``, ``version``, ``status``, ``web-search``,
+``web-fetch`` and ``demo`` (a guided tour against the emulator).
 
 Every command talks to the server through :class:`~ollama_core.SyncOllamaClient`, so the
 CLI has no client logic of its own: it parses arguments, turns them into typed requests,

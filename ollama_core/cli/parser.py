@@ -77,6 +77,16 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def port_number(text: str) -> int:
     try:
         value = int(text)
@@ -299,6 +309,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("version", "server:version", "print the client's and the server's versions")
 
+    command("status", "server:status", "say whether the server's cloud features are enabled")
+
+    # -- the web -------------------------------------------------------------------------
+
+    web_epilog = ("Sent through the server (its /api/experimental routes) unless --cloud, "
+                  "which sends it\nto ollama.com ($OLLAMA_CLOUD_URL if set) with the key in "
+                  "$OLLAMA_API_KEY.")
+    search = command("web-search", "web:web_search", "search the web", epilog=web_epilog)
+    search.add_argument("query", nargs="+", metavar="QUERY", help="what to search for "
+                        "(words are joined)")
+    search.add_argument("--max-results", type=positive_int, metavar="N",
+                        help="most results to return (default 3)")
+    search.add_argument("--cloud", action="store_true",
+                        help="ask ollama.com directly, with $OLLAMA_API_KEY")
+    fetch = command("web-fetch", "web:web_fetch", "fetch a web page as text", epilog=web_epilog)
+    fetch.add_argument("url", metavar="URL")
+    fetch.add_argument("--cloud", action="store_true",
+                       help="ask ollama.com directly, with $OLLAMA_API_KEY")
+
     demo = command("demo", "demo:demo",
                    "a guided tour of the client and its plugins against the emulator",
                    epilog="The API tour runs against the embedded emulator, or against "
@@ -313,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Positional lists that words after an option still belong to.
-_TRAILING_WORDS = ("prompt", "texts", "models")
+_TRAILING_WORDS = ("prompt", "texts", "models", "query")
 
 
 def parse_args(parser: argparse.ArgumentParser,

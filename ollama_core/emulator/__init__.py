@@ -12,7 +12,7 @@ from __future__ import annotations
 from ._app import BeyondLoopbackWarning, OllamaEmulator
 from ._faults import FaultRule, FaultSet
 from ._models import DEFAULT_MODELS, DEFAULT_REGISTRY, ModelRecord
-from ._state import LoadedModel, RecordedRequest
+from ._state import EmulatorState, LoadedModel, RecordedRequest
 from ._target import ollama_server, ollama_server_sync
 from ._thread import EmulatorThread
 
@@ -20,6 +20,7 @@ __all__ = [
     "BeyondLoopbackWarning",
     "DEFAULT_MODELS",
     "DEFAULT_REGISTRY",
+    "EmulatorState",
     "EmulatorThread",
     "FaultRule",
     "FaultSet",

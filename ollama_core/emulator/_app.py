@@ -24,7 +24,9 @@ from ._faults import FaultRule, FaultSet
 from ._guard import control_refusal, header_digests, is_loopback
 from ._handlers import BODY_KEY, RESPONDER_KEY, OllamaRoutes
 from ._models import ModelRecord
+from ._services import ServiceRoutes
 from ._state import EmulatorState, LoadedModel, RecordedRequest
+from ._systemone import DecisionRoutes
 from ._writer import JSON_TYPE, Responder
 
 __all__ = ["BeyondLoopbackWarning", "OllamaEmulator"]
@@ -95,6 +97,8 @@ class OllamaEmulator:
         self._port = port
         self.state = EmulatorState.create(models, registry, version, chunk_delay)
         self._routes = OllamaRoutes(self.state)
+        self._services = ServiceRoutes(self.state)
+        self._decisions = DecisionRoutes(self.state)
         self._runner: web.AppRunner | None = None
 
     # ------------------------------------------------------------- lifecycle
@@ -105,6 +109,8 @@ class OllamaEmulator:
         app = web.Application(middlewares=[self._middleware], client_max_size=_MAX_BODY)
         app.add_routes(self._control_routes())
         app.add_routes(self._routes.route_table())
+        app.add_routes(self._services.route_table())
+        app.add_routes(self._decisions.route_table())
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._port, reuse_address=True)

@@ -95,6 +95,14 @@ SPECS: Final[dict[str, tuple[str, dict[str, Kind]]]] = {
         {"model": "str", "name": "str", "verbose": "bool", "system": "str", "options": "obj"},
     ),
     "copy": ("CopyRequest", {"source": "str", "destination": "str"}),
+    "web_search": ("WebSearchRequest", {"query": "str", "max_results": "int"}),
+    "web_fetch": ("WebFetchRequest", {"url": "str"}),
+    # ollama-python 0.6.3's SystemOneRequest (the Go source read predates the endpoint)
+    "systemone": (
+        "SystemOneRequest",
+        {"model": "str", "state": "any", "questions": "obj", "images": "images",
+         "keep_alive": "dur"},
+    ),
     "delete": ("DeleteRequest", {"model": "str", "name": "str"}),
 }
 
@@ -128,7 +136,18 @@ def bind(raw: bytes, endpoint: str) -> dict[str, Any]:
     for name, kind in spec.items():
         if value.get(name) is not None:
             _check(value[name], kind, f"{struct}.{name}")
+            if kind == "msgs":
+                _lower_roles(value[name])
     return value
+
+
+def _lower_roles(messages: list[dict[str, Any]]) -> None:
+    """``api.Message.UnmarshalJSON`` lowercases every role: ``"User"`` is ``"user"``. The
+    renderers then accept what they know (``developer`` included); so does the emulator."""
+    for message in messages:
+        role = message.get("role")
+        if isinstance(role, str):
+            message["role"] = role.lower()
 
 
 def keep_alive_seconds(value: Any) -> float | None:

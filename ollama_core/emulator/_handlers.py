@@ -43,7 +43,7 @@ from ._wire import (
 )
 from ._writer import Responder
 
-__all__ = ["OllamaRoutes", "RESPONDER_KEY", "BODY_KEY"]
+__all__ = ["OllamaRoutes", "RESPONDER_KEY", "BODY_KEY", "request_context"]
 
 RESPONDER_KEY: Final = web.RequestKey("ollama_emulator.responder", Responder)
 BODY_KEY: Final = web.RequestKey("ollama_emulator.body", bytes)
@@ -79,8 +79,12 @@ _FOREVER_NS: Final = 2**63 - 1
 Progress = Iterator[dict[str, Any]]
 
 
-def _context(request: web.Request) -> tuple[Responder, bytes]:
+def request_context(request: web.Request) -> tuple[Responder, bytes]:
+    """The request's responder (its fault rule applied) and its raw body."""
     return request[RESPONDER_KEY], request[BODY_KEY]
+
+
+_context = request_context
 
 
 def _truthy_think(value: Any) -> bool:
@@ -195,7 +199,6 @@ class OllamaRoutes:
             web.head("/", self.root),
             web.get("/api/version", self.version, allow_head=False),
             web.head("/api/version", self.version),
-            web.get("/api/status", self.status, allow_head=False),
             web.get("/api/tags", self.tags, allow_head=False),
             web.head("/api/tags", self.tags),
             web.get("/api/ps", self.ps, allow_head=False),
@@ -221,10 +224,6 @@ class OllamaRoutes:
     async def version(self, request: web.Request) -> web.StreamResponse:
         responder, _ = _context(request)
         return await responder.json({"version": self.state.version})
-
-    async def status(self, request: web.Request) -> web.StreamResponse:
-        responder, _ = _context(request)
-        return await responder.json({"cloud": {"disabled": False, "source": "default"}})
 
     async def tags(self, request: web.Request) -> web.StreamResponse:
         responder, _ = _context(request)
@@ -269,10 +268,20 @@ class OllamaRoutes:
             return await responder.error(400, "invalid model name")
         record = self.state.find(name)
         if record is None:
-            return await responder.error(404, f"model '{name}' not found")
-        shown = record.show(bool(body.get("verbose")))
-        if body.get("system"):
-            shown["system"] = body["system"]
+            # the server names the model as model.Name.DisplayShortest() does: x:latest
+            return await responder.error(404, f"model '{normalize_name(name)}' not found")
+        system = body.get("system") or ""
+        options = body.get("options") or {}
+        if system or options:
+            # GetModelInfo: the request's system replaces the model's (in ``system`` and
+            # the Modelfile); its options join the Modelfile's PARAMETER lines only, since
+            # ``parameters`` is written before they are merged.
+            shown = record.clone(system=system or record.system).show(bool(body.get("verbose")))
+            shown["modelfile"] = record.clone(
+                system=system or record.system, parameters={**record.parameters, **options}
+            ).modelfile()
+        else:
+            shown = record.show(bool(body.get("verbose")))
         return await responder.json(shown)
 
     # -------------------------------------------------------------- inference
@@ -508,7 +517,13 @@ class OllamaRoutes:
             return await responder.error(400, "invalid input type")
         record = self.state.find(name)
         if record is None:
-            return await responder.error(404, f"model '{name}' not found")
+            if not name:
+                return await responder.error(404, f"model '{name}' not found")
+            # getExistingName only fixes the case of a name; the missing model is found
+            # missing when it is loaded (handleScheduleError's wording)
+            return await responder.error(
+                404, f"model {go_quote(name)} not found, try pulling it first"
+            )
         error = self._schedule(record, body, keep)
         if error is not None:
             return await responder.error(500, error)

@@ -134,9 +134,9 @@ class ModelRecord:
     """One model as the emulated server knows it. Mutable: tests may edit fields.
 
     ``capabilities`` drive the protocol checks (``completion``, ``tools``, ``thinking``,
-    ``vision``, ``insert``, ``embedding``). ``embedding_dims`` is the length of the
-    vectors ``/api/embed`` returns (``None``: ``embedding_length`` for embedding models,
-    768 for the rest).
+    ``vision``, ``insert``, ``embedding``, and ``decision`` for System One).
+    ``embedding_dims`` is the length of the vectors ``/api/embed`` returns (``None``:
+    ``embedding_length`` for embedding models, 768 for the rest).
     """
 
     name: str
@@ -243,7 +243,8 @@ class ModelRecord:
         return "\n".join(out) + "\n"
 
     def model_info(self, verbose: bool) -> dict[str, Any]:
-        """GGUF-style key/values. Big arrays are empty unless ``verbose``, as in Ollama."""
+        """GGUF-style key/values. Arrays of more than five items are empty unless
+        ``verbose``, as in Ollama."""
         arch = self.architecture or self.family
         embedding = self.has("embedding")
         vocab = ["<s>", "</s>", "<unk>", "!", '"', "#", "$", "%", "&", "'", "(", ")"]
@@ -261,14 +262,20 @@ class ModelRecord:
             "tokenizer.ggml.bos_token_id": 0,
             "tokenizer.ggml.eos_token_id": 1,
             "tokenizer.ggml.model": "bert" if embedding else "gpt2",
-            "tokenizer.ggml.merges": ["Ġ t", "Ġ a", "i n"] if verbose else [],
-            "tokenizer.ggml.token_type": [3, 3, 2, *([1] * 9)] if verbose else [],
-            "tokenizer.ggml.tokens": vocab if verbose else [],
+            "tokenizer.ggml.merges": ["Ġ t", "Ġ a", "i n"],
+            "tokenizer.ggml.token_type": [3, 3, 2, *([1] * 9)],
+            "tokenizer.ggml.tokens": vocab,
         }
         if embedding:
             info[f"{arch}.pooling_type"] = 1
         if self.has("vision"):
             info[f"{arch}.vision.block_count"] = 24
+        if not verbose:
+            # Ollama's getModelData: without verbose, an array of more than five items
+            # is sent empty; shorter ones are kept.
+            for key, value in info.items():
+                if isinstance(value, list) and len(value) > _SHOWN_ARRAY_ITEMS:
+                    info[key] = []
         return dict(sorted(info.items()))
 
     def tensors(self) -> list[dict[str, Any]]:
@@ -301,6 +308,18 @@ class ModelRecord:
         body["modified_at"] = self.modified_at
         return {key: value for key, value in body.items() if value != ""}
 
+    def recommendation(self) -> dict[str, Any]:
+        """A ``/api/experimental/model-recommendations`` entry for this model, in the
+        shape the server's local entries have (a cloud entry would carry
+        ``max_output_tokens`` and ``required_plan`` instead of ``vram_bytes``)."""
+        uses = " and ".join(self.capabilities) or "completion"
+        return {
+            "model": self.name.removesuffix(":latest"),
+            "description": f"{self.family} {self.parameter_size}: {uses}",
+            "context_length": self.context_length,
+            "vram_bytes": self.size,
+        }
+
     def listing(self) -> dict[str, Any]:
         """One ``/api/tags`` entry."""
         return {
@@ -312,6 +331,9 @@ class ModelRecord:
             "details": self.details(),
         }
 
+
+# server/routes.go getModelData: `len(t) > 5` arrays are emptied when not verbose.
+_SHOWN_ARRAY_ITEMS: Final = 5
 
 _FILE_TYPES: Final = {"F32": 0, "F16": 1, "Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q4_K_M": 15}
 
@@ -523,6 +545,22 @@ _PULLABLE: Final[list[ModelRecord]] = [
         embedding_length=3584,
         template=_CODER_TEMPLATE,
         parameters={"stop": ["<|im_start|>", "<|im_end|>"]},
+        license=_APACHE,
+    ),
+    # A System One decision model (``POST /v1/systemone``), as ollama-python's README
+    # names one; it answers decisions only (no chat, no generate).
+    _record(
+        name="nimble:latest",
+        family="systemone",
+        parameter_size="1.2B",
+        quantization_level="Q8_0",
+        capabilities=["decision"],
+        size=1_310_720_000,
+        modified_at="2025-03-16T10:00:00-07:00",
+        parameter_count=1_200_000_000,
+        context_length=32768,
+        embedding_length=2048,
+        template="{{ .Prompt }}",
         license=_APACHE,
     ),
 ]

@@ -8,13 +8,22 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
 from ._faults import FaultSet
 from ._guard import header_digest
 from ._models import DEFAULT_MODELS, DEFAULT_REGISTRY, ModelRecord, build_model_map, normalize_name
 
-__all__ = ["EmulatorState", "LoadedModel", "RecordedRequest"]
+__all__ = ["DEFAULT_USER", "EmulatorState", "LoadedModel", "RecordedRequest"]
+
+#: The ollama.com account a fresh emulator is signed in as (``POST /api/me``).
+DEFAULT_USER: Final[Mapping[str, Any]] = MappingProxyType({
+    "id": "0e8f4f4c-6c1a-4b8e-9d7e-2f1d5a3c9b10",
+    "email": "emulator@example.com",
+    "name": "emulator",
+    "plan": "free",
+})
 
 #: Ollama's default keep-alive (OLLAMA_KEEP_ALIVE) and context size below 23 GiB of VRAM.
 DEFAULT_KEEP_ALIVE = 300.0
@@ -69,6 +78,15 @@ class EmulatorState:
     faults: FaultSet = field(default_factory=FaultSet)
     blobs: dict[str, int] = field(default_factory=dict)
     loaded: dict[str, LoadedModel] = field(default_factory=dict)
+    #: The signed-in ollama.com user (``/api/me``), ``None`` once signed out.
+    user: dict[str, Any] | None = field(default_factory=lambda: dict(DEFAULT_USER))
+    #: ``OLLAMA_NO_CLOUD``: ``/api/status`` says so and the web routes answer 403.
+    cloud_disabled: bool = False
+    #: Where the local ``/api/experimental/web_*`` routes proxy to (another emulator acting
+    #: as ollama.com); ``None``: they answer themselves, as that proxy would.
+    cloud_url: str | None = None
+    #: ``/api/experimental/model-recommendations`` entries (built from the registry).
+    recommendations: list[dict[str, Any]] = field(default_factory=list)
     _requests: list[RecordedRequest] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -80,11 +98,13 @@ class EmulatorState:
         version: str,
         chunk_delay: float,
     ) -> EmulatorState:
+        registry_map = build_model_map(registry, DEFAULT_REGISTRY)
         return cls(
             models=build_model_map(models, DEFAULT_MODELS),
-            registry=build_model_map(registry, DEFAULT_REGISTRY),
+            registry=registry_map,
             version=version,
             chunk_delay=chunk_delay,
+            recommendations=[record.recommendation() for record in registry_map.values()],
         )
 
     # ----------------------------------------------------------------- models

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from ._app import OllamaEmulator
 from ._faults import FaultSet
 from ._models import ModelRecord
-from ._state import RecordedRequest
+from ._state import EmulatorState, RecordedRequest
 
 __all__ = ["EmulatorThread"]
 
@@ -128,6 +128,12 @@ class EmulatorThread:
     @property
     def faults(self) -> FaultSet:
         return self.emulator.faults
+
+    @property
+    def state(self) -> EmulatorState:
+        """The served state (models, the signed-in user, ``cloud_disabled``...); plain
+        attributes, read by the server thread on each request."""
+        return self.emulator.state
 
     @property
     def models(self) -> dict[str, ModelRecord]:

@@ -398,9 +398,10 @@ def test_version(runs: Batch) -> None:
 
 
 def test_missing_model_is_one_line_and_exit_1(runs: Batch) -> None:
-    for result in runs["missing_model"]:
+    # show names the model as the server does: model.Name.DisplayShortest()
+    for result, shown in zip(runs["missing_model"], ("nope", "nope:latest"), strict=True):
         assert result.returncode == 1
-        assert result.stderr == "error: model 'nope' not found\n"
+        assert result.stderr == f"error: model '{shown}' not found\n"
         assert result.stdout == ""
 
 

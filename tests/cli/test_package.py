@@ -24,7 +24,7 @@ def test_every_command_names_a_handler_that_exists() -> None:
     commands = _subcommands(build_parser())
     assert {"chat", "generate", "embed", "list", "ls", "show", "ps", "pull", "push", "create",
             "cp", "copy", "rm", "delete", "health", "emulator", "version", "run", "stop",
-            "demo"} == set(commands)
+            "demo", "status", "web-search", "web-fetch"} == set(commands)
     for name, parser in commands.items():
         handler = parser.get_default("handler")
         assert isinstance(handler, str), name

@@ -131,7 +131,8 @@ async def test_show_names_match_case_insensitively_and_without_tag(api: Any) -> 
 
 async def test_show_errors(api: Any) -> None:
     missing = await api.post("/api/show", {"model": "nope"})
-    assert (missing.status, missing.json()) == (404, {"error": "model 'nope' not found"})
+    # named as model.Name.DisplayShortest() shows it
+    assert (missing.status, missing.json()) == (404, {"error": "model 'nope:latest' not found"})
     assert missing.content_type == "application/json; charset=utf-8"
     required = await api.post("/api/show", {})
     assert (required.status, required.json()) == (400, {"error": "model is required"})

@@ -564,7 +564,9 @@ async def test_embed_empty_and_errors(api: Any) -> None:
     mixed = await api.post("/api/embed", {"model": "all-minilm", "input": ["a", 1]})
     assert mixed.status == 400
     missing = await api.post("/api/embed", {"model": "nope", "input": "x"})
-    assert (missing.status, missing.json()) == (404, {"error": "model 'nope' not found"})
+    # found missing when loading, as the server's handleScheduleError words it
+    assert (missing.status, missing.json()) == (
+        404, {"error": 'model "nope" not found, try pulling it first'})
     long_input = " ".join(["w"] * 600)
     refused = await api.post(
         "/api/embed", {"model": "all-minilm", "input": long_input, "truncate": False}

@@ -204,3 +204,52 @@ def test_sync_client_against_thread(ollama_emulator_thread: EmulatorThread) -> N
             client.list()
         assert busy.value.status_code == 503
         assert client.list().models
+
+
+# --------------------------------------------------------------------- System One
+
+SYSTEMONE_QUESTIONS = {
+    "team": {
+        "type": "choice",
+        "instructions": "Which team should handle this ticket?",
+        "criteria": {"billing": "Payments and refunds", "technical": "Software errors"},
+    },
+    "urgent": {"type": "noul", "instructions": "Is it urgent?",
+               "criteria": {"false": "No", "true": "Yes"}},
+    "severity": {"type": "score", "instructions": {"rate": "How bad is it?"},
+                 "criteria": ["minor", "major", "outage"]},
+}
+
+
+def _check_systemone(response: ollama.SystemOneResponse) -> None:
+    assert response.model == "nimble"
+    team = response.answers["team"]
+    assert isinstance(team, ollama.SystemOneChoiceAnswer)
+    assert team.choice in ("billing", "technical")
+    assert abs(sum(team.probabilities.values()) - 1.0) < 1e-9
+    urgent = response.answers["urgent"]
+    assert isinstance(urgent, ollama.SystemOneNoulAnswer) and 0.0 < urgent.noul < 1.0
+    severity = response.answers["severity"]
+    assert isinstance(severity, ollama.SystemOneScoreAnswer)
+    assert severity.legend == {"0": "minor", "1": "major", "2": "outage"}
+    assert response.usage.input_tokens > 0 and response.usage.output_tokens == 3
+
+
+@pytest.mark.ollama_emulator(models=["llama3.2", "nimble"])
+async def test_async_systemone(ollama_emulator: OllamaEmulator) -> None:
+    async with ollama.AsyncClient(host=ollama_emulator.url) as client:
+        response = await client.systemone(
+            model="nimble", state="Our checkout has returned 500 errors since 9am.",
+            questions=SYSTEMONE_QUESTIONS, keep_alive="5m")
+        _check_systemone(response)
+        with pytest.raises(ollama.ResponseError) as refused:
+            await client.systemone(model="llama3.2", state="s", questions=SYSTEMONE_QUESTIONS)
+        assert refused.value.status_code == 400
+        assert refused.value.error == '"llama3.2" does not support decision'
+    assert ollama_emulator.requests[0].json["keep_alive"] == "5m"
+
+
+def test_sync_systemone() -> None:
+    with EmulatorThread(models=["nimble"]) as emu, ollama.Client(host=emu.url) as client:
+        _check_systemone(client.systemone(
+            model="nimble", state={"errors": [500, 502]}, questions=SYSTEMONE_QUESTIONS))

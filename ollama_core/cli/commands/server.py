@@ -16,7 +16,7 @@ from ..output.humanize import plural
 from ..parser import PROG
 from ..session import Session, json_default
 
-__all__ = ["emulator", "health", "version"]
+__all__ = ["emulator", "health", "status", "version"]
 
 
 async def _health_report(session: Session) -> dict[str, Any]:
@@ -118,6 +118,19 @@ def version(session: Session) -> int:
                      f"{client.base_url}")
     else:
         session.write(f"server version {server} ({client.base_url})\n")
+    return EXIT_OK
+
+
+def status(session: Session) -> int:
+    """``GET /api/status``: whether the server may use ollama.com, and what decided it."""
+    answer = session.client.status()
+    if session.json:
+        session.emit_json(answer.to_dict())
+        return EXIT_OK
+    cloud = answer.cloud
+    state = "disabled" if cloud.disabled else "enabled"
+    session.write(f"server   {session.client.base_url}\n"
+                  f"cloud    {state} (source: {cloud.source or 'unknown'})\n")
     return EXIT_OK
 
 
