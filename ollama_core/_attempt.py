@@ -30,7 +30,7 @@ import json
 import platform
 import sys
 import weakref
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from typing import Any, NoReturn
 
 import yarl
@@ -473,13 +473,14 @@ class Attempts:
                 except Exception as exc:
                     _raise_mapped(stream, exc, "stream")
                 eof = not data
+                objs: Iterable[dict[str, Any]]
                 if eof:
                     objs = decoder.close()
                 else:
                     if watchdog is not None:
                         watchdog.touch()
                     counter[0] += len(data)
-                    objs = decoder.feed(data)
+                    objs = decoder.feed_batch(data)  # a list if it can: no generator step
                     data = b""  # the decoder keeps what it needs: hold no second copy
                 for obj in objs:
                     if not started:

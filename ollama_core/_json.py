@@ -26,7 +26,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["FAST", "PURE_ENV", "dumps", "loads", "loads_fast"]
+__all__ = ["FAST", "PURE_ENV", "dumps", "loads", "loads_fast", "loads_lines_fast"]
 
 #: Set this environment variable (to anything but ``""`` or ``"0"``) to use only the
 #: standard library, even where msgspec is installed.
@@ -40,17 +40,19 @@ def _std_dumps(value: Any) -> bytes:
     return _std_encode(value).encode()
 
 
-def _fast_codec() -> tuple[str | None, Callable[[Any], Any] | None, Callable[[Any], bytes] | None]:
+def _fast_codec() -> tuple[str | None, Callable[[Any], Any] | None,
+                          Callable[[Any], bytes] | None, Callable[[Any], list[Any]] | None]:
     if os.environ.get(PURE_ENV, "") not in ("", "0"):
-        return None, None, None
+        return None, None, None, None
     try:
         import msgspec.json
     except ImportError:
-        return None, None, None
-    return "msgspec", msgspec.json.Decoder().decode, msgspec.json.Encoder().encode
+        return None, None, None, None
+    decoder = msgspec.json.Decoder()
+    return "msgspec", decoder.decode, msgspec.json.Encoder().encode, decoder.decode_lines
 
 
-_fast_name, _fast_decode, _fast_encode = _fast_codec()
+_fast_name, _fast_decode, _fast_encode, _fast_decode_lines = _fast_codec()
 
 #: The fast library in use (``"msgspec"``), or ``None`` for the standard library alone.
 FAST: str | None = _fast_name
@@ -58,6 +60,12 @@ FAST: str | None = _fast_name
 #: Decodes bytes (or a buffer, or str) to a value, or raises anything at all when it
 #: refuses the input: the caller then asks :func:`loads` (``None`` without msgspec).
 loads_fast: Callable[[Any], Any] | None = _fast_decode
+
+#: Decodes a buffer of whitespace-separated JSON values to their list (msgspec's
+#: ``decode_lines``: it does not see lines, a value may span several and a line may hold
+#: several; see ``NDJSONDecoder.feed_all`` for how it is used safely), or raises anything
+#: at all when it refuses the input (``None`` without msgspec).
+loads_lines_fast: Callable[[Any], list[Any]] | None = _fast_decode_lines
 
 
 def loads(data: bytes | bytearray | memoryview | str) -> Any:

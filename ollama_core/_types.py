@@ -30,7 +30,7 @@ Response ``from_dict`` runs once per stream chunk, so the hot ones (chat, genera
 tool calls, logprobs, progress, embed) are hand-written ``dict.get`` constructors; the keys
 they know come from the declaration, and a test checks that they set every declared field.
 Measured with CPython 3.11 on the development VM: ``ChatResponse.from_dict`` of a partial
-chat chunk 0.9 µs::
+chat chunk 0.56 µs (0.92 µs through the dataclass ``__init__``)::
 
     python -m timeit -s "from ollama_core._types import ChatResponse as C; \\
 d={'model':'m','created_at':'t','message':{'role':'assistant','content':'Hi'},'done':False}" \\
@@ -39,8 +39,9 @@ d={'model':'m','created_at':'t','message':{'role':'assistant','content':'Hi'},'d
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
 from typing import (
@@ -50,6 +51,7 @@ from typing import (
     Self,
     TypeAlias,
     TypeGuard,
+    cast,
 )
 
 from marshmallow import ValidationError, fields, validate
@@ -217,6 +219,48 @@ def _dump_role(value: Any) -> Any:
 
 
 _ROLE = Conv(lambda v: _ROLES.get(v, v) if isinstance(v, str) else v, _dump_role)
+
+
+def _slot_writer(cls: type[Any], read: tuple[str, ...] = (),
+                 given: tuple[str, ...] = ()) -> Callable[..., Any]:
+    """A constructor for the commonest stream chunks: ``build(d, *given)``.
+
+    It writes the slots of a new ``cls`` directly: the fields in ``read`` from
+    ``d.get(name, <declared default>)`` (their wire key is their name), the fields in
+    ``given`` from its positional arguments, and every other field its declared default
+    (a fresh object from a ``default_factory``). Everything it knows comes from the
+    dataclass fields, so a field added to the declaration is written here too.
+
+    Calling the dataclass ``__init__`` with keywords binds its 17 parameters on every
+    chunk; writing the slots from generated code costs far less (``from_dict`` of a
+    partial chat chunk: 0.92 µs -> 0.56 µs). Only for unfrozen declared classes without
+    ``__post_init__`` (the response side), which is what the assertion below checks.
+    """
+    assert not cls.__dataclass_params__.frozen and not hasattr(cls, "__post_init__"), cls
+    env: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    body = ["    self = _new(_cls)"]
+    for f in dataclasses.fields(cls):
+        name = f.name
+        if name in given:
+            body.append(f"    self.{name} = {name}")
+            continue
+        if f.default is not dataclasses.MISSING:
+            env[f"_d_{name}"] = f.default
+            value = f"_d_{name}"
+        elif f.default_factory is dict:
+            value = "{}"
+        else:
+            env[f"_f_{name}"] = f.default_factory
+            value = f"_f_{name}()"
+        if name in read:
+            value = f"d.get({name!r}, {value})"
+        body.append(f"    self.{name} = {value}")
+    unknown = (set(read) | set(given)) - {f.name for f in dataclasses.fields(cls)}
+    assert not unknown, unknown
+    args = ", ".join(("d", *given))
+    source = f"def build({args}):\n" + "\n".join(body) + "\n    return self\n"
+    exec(source, env)  # noqa: S102 - source made above from the dataclass field names
+    return cast("Callable[..., Any]", env["build"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -432,8 +476,10 @@ class ChatMessage(Wire):
         """Build from wire JSON (hand-written: runs once per streamed chat chunk)."""
         role: Any = d.get("role")
         if d.keys() <= _ROLE_CONTENT:  # a plain streamed chunk: half the cost of the rest
-            return cls(_ROLES.get(role, role) if isinstance(role, str) else role,
-                       d.get("content", ""))
+            role = _ROLES.get(role, role) if isinstance(role, str) else role
+            if cls is ChatMessage:
+                return cast(Self, _new_message(d, role))
+            return cls(role, d.get("content", ""))
         calls = d.get("tool_calls")
         return cls(
             _ROLES.get(role, role) if isinstance(role, str) else role,
@@ -449,6 +495,8 @@ class ChatMessage(Wire):
 
 _MESSAGE_KEYS = ChatMessage._WIRE_KEYS
 _ROLE_CONTENT = frozenset({"role", "content"})
+#: ``_new_message(d, role)``: a message of ``role`` and ``d.get("content", "")``.
+_new_message = _slot_writer(ChatMessage, read=("content",), given=("role",))
 
 
 @declare()
@@ -841,6 +889,17 @@ class ChatResponse(_GenerationResponse):
     def from_dict(cls, d: Mapping[str, Any]) -> Self:
         """Build from wire JSON (hand-written: runs once per streamed chunk)."""
         msg = d.get("message")
+        if type(msg) is dict and len(d) == 4 and "done" in d and "model" in d \
+                and "created_at" in d and cls is ChatResponse:
+            # A partial chunk (model, created_at, message, done): the commonest line of all.
+            # (Membership tests, not ``d.keys() <= ...``: this check runs on every chunk.)
+            if len(msg) == 2 and "content" in msg and "role" in msg:
+                role = msg["role"]
+                message = _new_message(msg, _ROLES.get(role, role) if isinstance(role, str)
+                                       else role)
+            else:
+                message = ChatMessage.from_dict(msg)
+            return cast(Self, _new_chat_chunk(d, message))
         if d.keys() <= _CHAT_RESPONSE_SAME:
             # Only keys named like their attribute (the common case): pass only the keys
             # present and let the dataclass defaults fill the rest, 1.5x faster than naming
@@ -880,6 +939,9 @@ class ChatResponse(_GenerationResponse):
 _CHAT_RESPONSE_KEYS = ChatResponse._WIRE_KEYS
 #: the keys whose attribute has the same name (the fast path passes them as keywords)
 _CHAT_RESPONSE_SAME = frozenset(key for attr, key in ChatResponse._KEYS if attr == key)
+#: the constructor of a partial chunk (the fields it does not name get their defaults)
+_new_chat_chunk = _slot_writer(ChatResponse, read=("model", "created_at", "done"),
+                               given=("message",))
 
 
 @declare()
@@ -896,6 +958,10 @@ class GenerateResponse(_GenerationResponse):
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Self:
         """Build from wire JSON (hand-written: runs once per streamed chunk)."""
+        if len(d) == 4 and "response" in d and "done" in d and "model" in d \
+                and "created_at" in d and cls is GenerateResponse:
+            # A partial chunk (model, created_at, response, done): the commonest line.
+            return cast(Self, _new_generate_chunk(d))
         calls = d.get("tool_calls")
         if d.keys() <= _GENERATE_RESPONSE_SAME:
             # As ChatResponse: only the keys present, the dataclass defaults for the rest.
@@ -931,6 +997,8 @@ class GenerateResponse(_GenerationResponse):
 _GENERATE_RESPONSE_KEYS = GenerateResponse._WIRE_KEYS
 _GENERATE_RESPONSE_SAME = frozenset(
     key for attr, key in GenerateResponse._KEYS if attr == key)
+_new_generate_chunk = _slot_writer(GenerateResponse,
+                                   read=("model", "created_at", "response", "done"))
 
 
 @declare()

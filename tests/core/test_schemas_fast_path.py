@@ -47,7 +47,8 @@ VALID: dict[str, dict[str, Any]] = {
 }
 
 ODD_VALUES: list[Any] = [None, "", " ", "x", "data:image/png;base64,aGk=", "%%%", -5, -1, 0, 1,
-                         25, 1.5, float("nan"), 10**400, True, False, [], ["x"], [1], {},
+                         25, 1.5, float("nan"), float("inf"), -float("inf"), -0.0, 10**400,
+                         True, False, [], ["x"], [1], {},
                          {"a": 1}, b"bytes", ("t",), "5m", "-1m", "max", "extreme", "user",
                          "User", "developer", "wizard", "choice", "noul", "score",
                          {"type": "noul", "instructions": "i"}]
@@ -100,3 +101,25 @@ def test_fast_path_is_never_more_lenient_than_marshmallow(kind: str) -> None:
             assert errors == {}, (candidate, errors)
         rejected += bool(errors)
     assert rejected > 300  # the mutations really do produce invalid requests
+
+
+def test_strict_scalar_fields_are_checked_by_type_on_the_fast_path() -> None:
+    # Strings, booleans, strict integers and floats are checked by their exact type and
+    # their validators, without marshmallow's per-call machinery; what is not of the
+    # exact type is still decided by marshmallow (never more lenient, above).
+    from ollama_core._wire._decl import _EXACT
+
+    chat = _PLANS["chat"]
+    message = chat.checks["messages"][2]
+    options = chat.checks["options"][2]
+    assert chat.checks["model"][1:] == (_EXACT, str)
+    assert chat.checks["stream"][1:] == (_EXACT, bool)
+    assert message.checks["role"][1:] == (_EXACT, str)
+    assert options.checks["num_predict"][1:] == (_EXACT, int)
+    assert options.checks["temperature"][1:] == (_EXACT, float)
+    # the validators still run: a blank model name is refused by the fast path
+    check: Any = _fast_valid
+    assert not check(chat, {"model": " ", "messages": []})
+    for bad in (float("nan"), float("inf"), "0.5", True):
+        assert not check(chat, {"model": "m", "options": {"temperature": bad}})
+    assert check(chat, {"model": "m", "options": {"temperature": 0.5, "seed": 3}})
