@@ -659,11 +659,10 @@ class OllamaClient:
                  timeout: TimeoutArg = None, idempotent: bool = True,
                  extensions: Mapping[str, Any] | None = None,
                  data: Any = None, decode: bool = True) -> Request:
-        return Request(method, path, endpoint, json=json, data=data, stream=stream,
-                       terminal=terminal,
-                       timeouts=Timeouts.coerce(timeout) if timeout is not None else None,
-                       idempotent=idempotent, extensions=dict(extensions or {}),
-                       decode=decode)
+        # Positional construction (the fields' order): this runs once per call.
+        return Request(method, path, endpoint, json, data, stream, terminal, {}, None,
+                       Timeouts.coerce(timeout) if timeout is not None else None,
+                       idempotent, dict(extensions) if extensions else {}, 0, None, decode)
 
     async def _send(self, request: Request) -> Response:
         if not self._ready:
@@ -671,23 +670,23 @@ class OllamaClient:
         task = self._enter_call()
         error: BaseException | None = None
         try:
-            return await self._send_chain(request)
+            timeouts = request.timeouts or self._attempts.timeouts
+            if timeouts.deadline is None:
+                # A Request sent again must not carry an earlier call's deadline.
+                request.deadline_at = None
+                return await self._chain(request)
+            return await self._send_by_deadline(request, timeouts.deadline)
         except BaseException as exc:
             error = exc
             raise
         finally:
             self._leave_call(task, error, request.endpoint)
 
-    async def _send_chain(self, request: Request) -> Response:
-        timeouts = request.timeouts or self._attempts.timeouts
-        if timeouts.deadline is None:
-            # A Request sent again must not carry an earlier call's deadline.
-            request.deadline_at = None
-            return await self._chain(request)
+    async def _send_by_deadline(self, request: Request, deadline: float) -> Response:
         # One timer for the whole chain (retries and backoff included). A stream outlives
         # it once committed: the attempt's watchdog reads ``deadline_at`` for the rest.
         loop = asyncio.get_running_loop()
-        deadline_at = loop.time() + timeouts.deadline
+        deadline_at = loop.time() + deadline
         request.deadline_at = deadline_at
         try:
             async with asyncio.timeout_at(deadline_at):
@@ -696,7 +695,7 @@ class OllamaClient:
             if isinstance(exc, OllamaError) or loop.time() < deadline_at:
                 raise
             raise DeadlineExceeded(
-                f"{request.endpoint}: the call's deadline of {timeouts.deadline:g}s passed") from exc
+                f"{request.endpoint}: the call's deadline of {deadline:g}s passed") from exc
 
     async def send(self, request: Request, *, through_middlewares: bool = True) -> Response:
         """Send a hand-built ``Request``; the escape hatch for plugins and odd endpoints.

@@ -30,7 +30,6 @@ it goes to the transport (its server is ``request.upstream``).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from ._envelope import Request, Response
@@ -77,13 +76,15 @@ class Middleware(Protocol):
     async def __call__(self, request: Request, call_next: Handler) -> Response: ...
 
 
-@dataclass(frozen=True, slots=True)
-class _Bound:
-    middleware: Middleware
-    call_next: Handler
+def _bind(middleware: Middleware, call_next: Handler) -> Handler:
+    """``middleware`` with its next handler: a plain function returning the middleware's
+    own coroutine, so a call through the chain runs one coroutine per middleware, not two
+    (an ``async def`` wrapper awaiting it would add a frame per level to every call)."""
 
-    async def __call__(self, request: Request) -> Response:
-        return await self.middleware(request, self.call_next)
+    def bound(request: Request) -> Awaitable[Response]:
+        return middleware(request, call_next)
+
+    return bound
 
 
 class MiddlewareChain:
@@ -96,12 +97,13 @@ class MiddlewareChain:
             sorted(middlewares, key=lambda m: m.order))
         handler: Handler = terminal
         for mw in reversed(self.middlewares):
-            handler = _Bound(mw, handler)
+            handler = _bind(mw, handler)
         self._handler = handler
         self._transport = transport
 
-    async def __call__(self, request: Request) -> Response:
-        return await self._handler(request)
+    def __call__(self, request: Request) -> Awaitable[Response]:
+        # The outermost middleware's coroutine itself (see ``_bind``).
+        return self._handler(request)
 
     def names(self) -> Sequence[str]:
         return [m.name for m in self.middlewares]
