@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import weakref
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Unpack, overload
 
@@ -724,7 +724,7 @@ class OllamaClient:
     def _stream(self, request: Request, parse: Callable[[dict[str, Any]], T]) -> Stream[T]:
         if self._closed:
             raise ClientClosedError("the client is closed")
-        stream = Stream(lambda: self._send(request), parse, clock=self.clock,
+        stream = Stream(_Opener(self, request), parse, clock=self.clock,
                         pause_timeout=self.pause_timeout)
         self._streams.add(stream)
         return stream
@@ -1246,3 +1246,17 @@ async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
         while chunk := await asyncio.to_thread(f.read, _BLOB_CHUNK):
             yield chunk
 
+
+class _Opener:
+    """Sends a stream's request when it is first read (``Stream``'s ``open_response``).
+    Held by every stream until it is dropped: one small object, where a lambda takes
+    three (the function, its closure's tuple and cells)."""
+
+    __slots__ = ("client", "request")
+
+    def __init__(self, client: OllamaClient, request: Request) -> None:
+        self.client = client
+        self.request = request
+
+    def __call__(self) -> Awaitable[Response]:
+        return self.client._send(self.request)

@@ -3,14 +3,14 @@ when the response ends (the policy is in :mod:`ollama_plugins.circuit_breaker._p
 
 from __future__ import annotations
 
-import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ollama_core.ext import ORDER_BREAKER, Handler, Request, Response
 
 from .store import CLOSED
 
 if TYPE_CHECKING:
+    from ._circuit import Circuit
     from ._plugin import CircuitBreakerPlugin
 
 __all__ = ["BreakerMiddleware"]
@@ -47,5 +47,23 @@ class BreakerMiddleware:
         if response.finished:
             plugin.report(circuit, generation, lease, None)
         else:
-            response.on_done(functools.partial(plugin.report, circuit, generation, lease))
+            response.on_done(_Outcome(plugin, circuit, generation, lease))
         return response
+
+
+class _Outcome:
+    """Reports a stream's end to the plugin (``plugin.report``). Held by every open stream
+    until it ends: one small object, where a ``functools.partial`` of the bound method
+    takes three (the partial, the bound method, the arguments' tuple)."""
+
+    __slots__ = ("plugin", "circuit", "generation", "lease")
+
+    def __init__(self, plugin: CircuitBreakerPlugin, circuit: Circuit, generation: int,
+                 lease: Any) -> None:
+        self.plugin = plugin
+        self.circuit = circuit
+        self.generation = generation
+        self.lease = lease
+
+    def __call__(self, error: BaseException | None) -> None:
+        self.plugin.report(self.circuit, self.generation, self.lease, error)
