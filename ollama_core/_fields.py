@@ -56,10 +56,10 @@ __all__ = [
 ToolOrFunction: TypeAlias = "ToolLike | Callable[..., Any]"
 
 
-class _ChatBase(TypedDict, total=False):
+class _InferenceBase(TypedDict, total=False):
+    """The keywords chat and generate share (the fields of their common declaration)."""
+
     model: str
-    messages: Sequence[MessageLike] | None
-    tools: Sequence[ToolOrFunction] | None
     format: FormatLike | None
     options: OptionsLike | None
     keep_alive: KeepAlive | None
@@ -69,6 +69,11 @@ class _ChatBase(TypedDict, total=False):
     logprobs: bool | None
     top_logprobs: int | None
     debug_render_only: bool | None
+
+
+class _ChatBase(_InferenceBase, total=False):
+    messages: Sequence[MessageLike] | None
+    tools: Sequence[ToolOrFunction] | None
 
 
 class ChatFields(_ChatBase, total=False):
@@ -83,24 +88,14 @@ class ChatStreamFields(_ChatBase, total=False):
     stream: Literal[True] | None
 
 
-class _GenerateBase(TypedDict, total=False):
-    model: str
+class _GenerateBase(_InferenceBase, total=False):
     prompt: str | None
     suffix: str | None
     system: str | None
     template: str | None
     context: Sequence[int] | None
     raw: bool | None
-    format: FormatLike | None
     images: Sequence[Any] | None
-    options: OptionsLike | None
-    keep_alive: KeepAlive | None
-    think: bool | ThinkLevel | None
-    truncate: bool | None
-    shift: bool | None
-    logprobs: bool | None
-    top_logprobs: int | None
-    debug_render_only: bool | None
 
 
 class GenerateFields(_GenerateBase, total=False):

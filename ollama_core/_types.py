@@ -773,14 +773,8 @@ class PullRequest(Request):
 
 
 @declare(kind="push")
-class PushRequest(Request):
-    """``POST /api/push``."""
-
-    model: str = wire(ModelName(), required=True, doc=_MODEL)
-    insecure: bool | None = wire(Bool(), default=None,
-                                 doc="Allow an insecure registry connection.")
-    stream: bool | None = wire(Bool(), default=None, doc="Stream progress lines (default).")
-    extra: dict[str, Any] = field(default_factory=dict)
+class PushRequest(PullRequest):
+    """``POST /api/push``: the same fields as a pull."""
 
 
 @declare(kind="copy")
