@@ -29,7 +29,10 @@ __all__ = [
     "CLIENT_KEYS",
     "EMBED_MODEL",
     "RELIABILITY_PLUGINS",
+    "BOUND_KEY",
+    "PLAIN_WIRE_KEY",
     "BenchClient",
+    "chat_body",
     "make_client",
     "reliability_stack",
 ]
@@ -39,12 +42,23 @@ EMBED_MODEL = "nomic-embed-text"
 
 #: Column order of every table.
 CLIENT_KEYS = ("aiohttp", "official", "core", "core+plugins")
+#: Scenario (a) only: the bound of any client on aiohttp, and client 4 sending the official
+#: client's wire request.
+BOUND_KEY = "aiohttp-alone"
+PLAIN_WIRE_KEY = "core+plugins-plain"
 LABELS = {
+    BOUND_KEY: "0 aiohttp alone, nothing parsed",
     "aiohttp": "1 plain aiohttp + json.loads",
     "official": "2 official ollama.AsyncClient",
     "core": "3 OllamaClient, no plugins",
     "core+plugins": "4 OllamaClient + reliability plugins",
+    PLAIN_WIRE_KEY: "4p client 4, stream_on_wire=False",
 }
+
+#: The benchmark's plain chat, as every client sends it (``stream`` aside).
+def chat_body(prompt: str, num_predict: int) -> dict[str, Any]:
+    return {"model": CHAT_MODEL, "messages": _messages(prompt),
+            "options": {"num_predict": num_predict}}
 
 #: What client 4 enables, in this order, with settings that never throttle the benchmark.
 RELIABILITY_PLUGINS = ("retry", "circuit_breaker", "rate_limiting", "failover", "health_checks")
@@ -130,6 +144,36 @@ class BenchClient:
 
 def _messages(prompt: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": prompt}]
+
+
+# -- 0. aiohttp alone --------------------------------------------------------------------------
+
+
+class AiohttpAlone(BenchClient):
+    """What any client built on aiohttp pays at least: the same wire request as client 1,
+    sent with a prebuilt body, and its whole answer read as bytes, nothing parsed. It is
+    not a usable client; its CPU per request bounds what a client on aiohttp can reach."""
+
+    key = BOUND_KEY
+
+    async def start(self) -> None:
+        self.connector = aiohttp.TCPConnector(limit=self.pool)
+        self.session = aiohttp.ClientSession(connector=self.connector)
+        self._bodies: dict[tuple[str, int], bytes] = {}
+
+    async def chat(self, prompt: str, num_predict: int) -> str:
+        data = self._bodies.get((prompt, num_predict))
+        if data is None:
+            data = json.dumps({**chat_body(prompt, num_predict), "stream": True}).encode()
+            self._bodies[(prompt, num_predict)] = data
+        async with self.session.post(self.url + "/api/chat", data=data,
+                                     headers={"Content-Type": "application/json"}) as resp:
+            resp.raise_for_status()
+            await resp.read()
+        return ""
+
+    async def close(self) -> None:
+        await self.session.close()
 
 
 # -- 1. plain aiohttp ------------------------------------------------------------------------
@@ -284,10 +328,16 @@ class Core(BenchClient):
         self.plugins = list(plugins)
         self.plugin_config = plugin_config
 
+    #: ``OllamaClient(stream_on_wire=...)``: False sends ``"stream": false`` as the
+    #: official client does.
+    stream_on_wire = True
+
     async def start(self) -> None:
         from ollama_core import OllamaClient
 
         kwargs: dict[str, Any] = {}
+        if not self.stream_on_wire:
+            kwargs["stream_on_wire"] = False
         if self.pool > 100:  # OllamaClient's default pool is 100 connections
             kwargs["max_connections"] = self.pool
         self.client = OllamaClient(self.url, plugins=self.plugins,
@@ -352,9 +402,12 @@ def make_client(key: str, url: str, pool: int = 100, *,
         return Official(url, pool)
     if key == "core":
         return Core(url, pool)
-    if key == "core+plugins":
+    if key == BOUND_KEY:
+        return AiohttpAlone(url, pool)
+    if key in ("core+plugins", PLAIN_WIRE_KEY):
         names, config = stack if stack is not None else ([], {})
         client = Core(url, pool, names, config)
         client.key = key
+        client.stream_on_wire = key != PLAIN_WIRE_KEY
         return client
     raise ValueError(f"unknown client {key!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from _clients import CLIENT_KEYS, LABELS
+from _clients import BOUND_KEY, CLIENT_KEYS, LABELS, PLAIN_WIRE_KEY
 
 __all__ = ["HEADER", "render_scenario", "render_targets"]
 
@@ -36,7 +36,7 @@ def _rate_rows(rows: dict[str, Any], digits: int = 0) -> list[list[str]]:
     base = rows["aiohttp"]["best_rate"]
     official = rows["official"]["best_rate"]
     out = []
-    for key in CLIENT_KEYS:
+    for key in [k for k in (BOUND_KEY, *CLIENT_KEYS, PLAIN_WIRE_KEY) if k in rows]:
         row = rows[key]
         out.append([LABELS[key], _num(row["best_rate"], digits), _num(row["median_rate"], digits),
                     _x(row["best_rate"] / base), _x(row["best_rate"] / official),
@@ -53,14 +53,17 @@ def _checks(result: dict[str, Any]) -> list[str]:
 def render_scenario(key: str, result: dict[str, Any], reps: str) -> list[str]:
     lines: list[str] = []
     if key == "a":
-        for conc, rows in result["by_concurrency"].items():
-            lines.append(f"{result['title']}, concurrency {conc} ({reps})")
+        tables = [(conc, rows, "") for conc, rows in result["by_concurrency"].items()]
+        tables += [(conc, rows, ", against the replay server (bench/_replay.py)")
+                   for conc, rows in result.get("replay", {}).items()]
+        for conc, rows, where in tables:
+            lines.append(f"{result['title']}, concurrency {conc}{where} ({reps})")
             lines += _table([("client", _LABEL_WIDTH), ("req/s", 10), ("median", 10),
                              ("vs aiohttp", 12), ("vs official", 13), ("client CPU", 12),
                              ("server CPU", 12)], _rate_rows(rows))
             lines.append(" " * _LABEL_WIDTH + "(CPU columns: microseconds per request)")
             lines += [line for line in _checks(result)
-                      if f"c={conc}:" in line]
+                      if f"c={conc}:" in line and ("replay" in line) == bool(where)]
             lines.append("")
         return lines
     if key == "b":

@@ -74,6 +74,10 @@ def _load() -> str:
         return "?"
 
 
+#: The CPU the emulator was pinned to (scenario (a)'s replay server goes there too).
+_SERVER_CPU: list[int] = []
+
+
 def _pin(emulator_pid: int, disabled: bool) -> str:
     """Clients on the first CPU, the emulator on the last one (Linux, 2+ CPUs).
 
@@ -92,6 +96,7 @@ def _pin(emulator_pid: int, disabled: bool) -> str:
         os.sched_setaffinity(0, {cpus[0]})
     except OSError as exc:
         return f"failed ({exc})"
+    _SERVER_CPU.append(cpus[-1])
     return f"clients (this process and its children) on CPU {cpus[0]}, emulator on CPU {cpus[-1]}"
 
 
@@ -129,7 +134,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 async def run(args: argparse.Namespace, emulator: EmulatorProcess) -> dict[str, Any]:
     sizes = QUICK if args.quick else FULL
     names, config, missing = reliability_stack(emulator.url)
-    ctx = Context(emulator, sizes, (names, config), missing)
+    ctx = Context(emulator, sizes, (names, config), missing,
+                  _SERVER_CPU[0] if _SERVER_CPU else None)
     stack_text = ", ".join(names) or "none"
     if missing:
         stack_text += "; PENDING (not loadable yet): " + "; ".join(

@@ -29,6 +29,12 @@ def test_quick_run_exits_0_and_prints_the_tables(tmp_path: Path) -> None:
     for scenario in "abcdefg":
         assert f"({scenario}) " in text
     assert "Targets" in text
+    # (a) against the emulator and against the replay server, with the aiohttp bound and
+    # client 4 on the official client's wire request.
+    assert "against the replay server (bench/_replay.py)" in text
+    rows = text.splitlines()
+    for label in ("0 aiohttp alone, nothing parsed", "4p client 4, stream_on_wire=False"):
+        assert sum(row.startswith(label) for row in rows) == 3, label
     assert "client construction with every built-in plugin: " in text
     data = json.loads(out.read_text())
     assert sorted(data["scenarios"]) == list("abcdefg")
