@@ -491,12 +491,12 @@ class Attempts:
                         message = obj["error"]
                         text = message if isinstance(message, str) else json.dumps(message)
                         raise response_error_for(500, {"error": text}, dict(raw.headers), text)
-                    if obj.get("done") is True if done_ends else obj.get("status") == "success":
-                        ended = True
-                    add(obj)
                     if limit is not None and counter[0] > limit:
                         raise self._too_large(request, where, "goes on past it")
-                    if ended:
+                    add(obj)
+                    if (obj.get("done") is True) if done_ends else \
+                            obj.get("status") == "success":
+                        ended = True
                         break
                 if ended or eof:
                     break
