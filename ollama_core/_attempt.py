@@ -53,6 +53,7 @@ from . import _json as json_codec
 from ._ndjson import DEFAULT_MAX_LINE_LENGTH, NDJSONDecoder
 from ._plugin_manager import PluginManager
 from ._shapes import decode_body
+from ._vectors import decode_arrays
 from ._transports.base import (
     ByteStream,
     Transport,
@@ -383,7 +384,9 @@ class Attempts:
                 return Response(request, status, headers, body=body_bytes, upstream=upstream,
                                 byte_counter=[len(body_bytes)])
             try:
-                parsed = decode_body(request.endpoint, body_bytes, where)
+                parsed = decode_body(request.endpoint, body_bytes, where) \
+                    if request.decode is True \
+                    else decode_arrays(request.endpoint, body_bytes, where)  # "arrays"
             except OllamaError as exc:
                 if plugins.has_request_hooks:
                     plugins.error(request, exc)
