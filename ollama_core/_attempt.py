@@ -53,7 +53,6 @@ from . import _json as json_codec
 from ._ndjson import DEFAULT_MAX_LINE_LENGTH, NDJSONDecoder
 from ._plugin_manager import PluginManager
 from ._shapes import decode_body
-from ._vectors import decode_arrays
 from ._transports.base import (
     ByteStream,
     Transport,
@@ -62,6 +61,7 @@ from ._transports.base import (
     transport_error,
 )
 from ._upstreams import Upstream, UpstreamRegistry
+from ._vectors import decode_arrays
 from ._version import __version__
 
 __all__ = ["Attempts", "DEFAULT_MAX_BODY_SIZE", "USER_AGENT"]

@@ -44,6 +44,7 @@ larger body gets a parser of its own, freed with it.
 from __future__ import annotations
 
 import os
+import reprlib
 import threading
 from array import array
 from typing import Any, Final
@@ -200,10 +201,10 @@ def rows_as_arrays(endpoint: str, body: Any, raw: bytes | None = None,
 
     >>> rows_as_arrays("embed", {"embeddings": [[1, 2.5]]})
     {'embeddings': [array('d', [1.0, 2.5])]}
-    >>> rows_as_arrays("embed", {"embeddings": [[1, "x"]]})
+    >>> rows_as_arrays("embed", {"embeddings": [[1, "x"]]})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ollama_core._exceptions.DecodeError: embed: the answer's embeddings[0][1] is a string, expected a number: "{'embeddings': [[1, 'x']]}"
+    ollama_core._exceptions.DecodeError: embed: the answer's embeddings[0][1] is a string, ...
 
     Raises:
         DecodeError: naming the first value a row of doubles cannot hold.
@@ -214,7 +215,7 @@ def rows_as_arrays(endpoint: str, body: Any, raw: bytes | None = None,
 
     def refuse(place: str, value: Any, expected: str) -> DecodeError:
         source = f" from {where}" if where is not None else ""
-        excerpt = excerpt_of(raw) if raw is not None else excerpt_of(repr(body))
+        excerpt = excerpt_of(raw) if raw is not None else reprlib.repr(body)
         return DecodeError(f"{endpoint}: the answer{source}'s {place} is {_what(value)}, "
                            f"expected {expected}: {excerpt!r}",
                            endpoint=endpoint, excerpt=excerpt)
@@ -236,7 +237,7 @@ def rows_as_arrays(endpoint: str, body: Any, raw: bytes | None = None,
         except OverflowError:  # an integer beyond the range of a double
             j = next(j for j, v in enumerate(row) if not _is_double(v))
             source = f" from {where}" if where is not None else ""
-            excerpt = excerpt_of(raw) if raw is not None else excerpt_of(repr(body))
+            excerpt = excerpt_of(raw) if raw is not None else reprlib.repr(body)
             raise DecodeError(f"{endpoint}: the answer{source}'s {_FIELD}[{i}][{j}] is a "
                               f"number beyond the range of a double: {excerpt!r}",
                               endpoint=endpoint, excerpt=excerpt) from None
