@@ -148,7 +148,7 @@ async def test_an_arrays_answer_through_redis_is_arrays_and_list_keys_are_untouc
     assert all(stored_one["value"]["embeddings"] == lists.embeddings for stored_one in stored)
 
 
-async def test_an_arrays_call_without_the_cache_plugin_is_not_changed_by_it(
+async def test_an_arrays_call_with_the_cache_off_is_neither_looked_up_nor_stored(
         emulator: OllamaEmulator, clock: FakeClock) -> None:
     async with caching(emulator, clock) as client:
         off = await client.embed(EMBED, arrays=True, extensions={"cache": False})
