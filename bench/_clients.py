@@ -366,6 +366,12 @@ class Core(BenchClient):
         resp = await self.client.embed({"model": EMBED_MODEL, "input": list(inputs)})
         return len(resp.embeddings)
 
+    async def embed_arrays(self, inputs: Sequence[str]) -> int:
+        """``embed(..., arrays=True)``: each row an ``array('d')``."""
+        resp = await self.client.embed({"model": EMBED_MODEL, "input": list(inputs)},
+                                       arrays=True)
+        return len(resp.embeddings)
+
     def _connector(self) -> aiohttp.BaseConnector | None:
         session = self.client._transport.session
         return session.connector if session is not None else None

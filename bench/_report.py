@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from _clients import BOUND_KEY, CLIENT_KEYS, LABELS, PLAIN_WIRE_KEY
+from _scenarios import D_LABELS
 
 __all__ = ["HEADER", "render_scenario", "render_targets"]
 
@@ -131,21 +132,26 @@ def render_scenario(key: str, result: dict[str, Any], reps: str) -> list[str]:
         rows = result["rows"]
         base = rows["aiohttp"]["parse_ms"]
         official = rows["official"]["parse_ms"]
-        table = [[LABELS[k], _num(rows[k]["parse_ms"], 2), _x(rows[k]["parse_ms"] / base),
-                  _x(rows[k]["parse_ms"] / official), _num(rows[k]["call_ms_median"], 1),
-                  _num(rows[k]["call_ms_best"], 1)] for k in CLIENT_KEYS]
+        table = [[LABELS.get(k) or D_LABELS[k], _num(rows[k]["parse_ms"], 2),
+                  _x(rows[k]["parse_ms"] / base), _x(rows[k]["parse_ms"] / official),
+                  _num(rows[k].get("call_ms_median"), 1), _num(rows[k].get("call_ms_best"), 1)]
+                 for k in (*CLIENT_KEYS, *D_LABELS) if k in rows]
         lines += _table([("client", _LABEL_WIDTH), ("parse ms", 10), ("vs json.loads", 15),
                          ("vs official", 13), ("call ms med", 13), ("call ms best", 14)], table)
         lines.append(" " * _LABEL_WIDTH + "(parse: body bytes -> the client's result, lower is "
                      "better; call: whole embed call, server included)")
+        lines.append(" " * _LABEL_WIDTH + "(arrays=True, then row.tolist(): the arrays' "
+                     "row.tolist(); building the lists alone: row.tolist() per row from ready "
+                     "doubles, what any parser returning lists spends on top of reading)")
         big = result.get("big_rows")
         if big:
             lines.append("")
             lines.append(result["big_title"])
             base = big["aiohttp"]["parse_ms"]
             lines += _table([("client", _LABEL_WIDTH), ("parse ms", 10), ("vs json.loads", 15)],
-                            [[LABELS[k], _num(big[k]["parse_ms"], 2),
-                              _x(big[k]["parse_ms"] / base)] for k in CLIENT_KEYS])
+                            [[LABELS.get(k) or D_LABELS[k], _num(big[k]["parse_ms"], 2),
+                              _x(big[k]["parse_ms"] / base)]
+                             for k in (*CLIENT_KEYS, *D_LABELS) if k in big])
         lines += _checks(result)
         return lines + [""]
     if key == "e":

@@ -61,6 +61,7 @@ from ._transports.base import (
     transport_error,
 )
 from ._upstreams import Upstream, UpstreamRegistry
+from ._vectors import decode_arrays
 from ._version import __version__
 
 __all__ = ["Attempts", "DEFAULT_MAX_BODY_SIZE", "USER_AGENT"]
@@ -383,7 +384,9 @@ class Attempts:
                 return Response(request, status, headers, body=body_bytes, upstream=upstream,
                                 byte_counter=[len(body_bytes)])
             try:
-                parsed = decode_body(request.endpoint, body_bytes, where)
+                parsed = decode_body(request.endpoint, body_bytes, where) \
+                    if request.decode is True \
+                    else decode_arrays(request.endpoint, body_bytes, where)  # "arrays"
             except OllamaError as exc:
                 if plugins.has_request_hooks:
                     plugins.error(request, exc)

@@ -62,6 +62,7 @@ from ._types import (
     ChatRequest,
     ChatResponse,
     CreateRequest,
+    EmbedArraysResponse,
     EmbeddingsRequest,
     EmbeddingsResponse,
     EmbedRequest,
@@ -84,6 +85,7 @@ from ._types import (
     WebSearchResponse,
 )
 from ._upstreams import Upstream, UpstreamRegistry
+from ._vectors import ARRAYS, rows_as_arrays
 
 __all__ = ["OllamaClient"]
 
@@ -658,7 +660,7 @@ class OllamaClient:
                  stream: bool = False, terminal: str | None = None,
                  timeout: TimeoutArg = None, idempotent: bool = True,
                  extensions: Mapping[str, Any] | None = None,
-                 data: Any = None, decode: bool = True) -> Request:
+                 data: Any = None, decode: bool | Literal["arrays"] = True) -> Request:
         # Positional construction (the fields' order): this runs once per call.
         return Request(method, path, endpoint, json, data, stream, terminal, {}, None,
                        Timeouts.coerce(timeout) if timeout is not None else None,
@@ -815,16 +817,47 @@ class OllamaClient:
                                                    fields),
                             GenerateResponse.from_dict)
 
+    @overload
     async def embed(self, request: EmbedRequest | Mapping[str, Any] | None = None, *,
-                    timeout: TimeoutArg = None, extensions: Mapping[str, Any] | None = None,
-                    **fields: Unpack[EmbedFields]) -> EmbedResponse:
+                    arrays: Literal[False] = False, timeout: TimeoutArg = None,
+                    extensions: Mapping[str, Any] | None = None,
+                    **fields: Unpack[EmbedFields]) -> EmbedResponse: ...
+
+    @overload
+    async def embed(self, request: EmbedRequest | Mapping[str, Any] | None = None, *,
+                    arrays: Literal[True], timeout: TimeoutArg = None,
+                    extensions: Mapping[str, Any] | None = None,
+                    **fields: Unpack[EmbedFields]) -> EmbedArraysResponse: ...
+
+    @overload
+    async def embed(self, request: EmbedRequest | Mapping[str, Any] | None = None, *,
+                    arrays: bool, timeout: TimeoutArg = None,
+                    extensions: Mapping[str, Any] | None = None,
+                    **fields: Unpack[EmbedFields]) -> EmbedResponse | EmbedArraysResponse: ...
+
+    async def embed(self, request: EmbedRequest | Mapping[str, Any] | None = None, *,
+                    arrays: bool = False, timeout: TimeoutArg = None,
+                    extensions: Mapping[str, Any] | None = None,
+                    **fields: Unpack[EmbedFields]) -> EmbedResponse | EmbedArraysResponse:
         """``POST /api/embed``: one vector per input, in order (``embed(model=...,
-        input=...)`` works too)."""
+        input=...)`` works too).
+
+        With ``arrays=True`` each vector is an ``array('d')`` of the same values
+        (:class:`EmbedArraysResponse`; see ``ollama_core._vectors``): 8 bytes a value, taken
+        by ``numpy.frombuffer`` without a copy, and parsed from the body straight to
+        doubles when pysimdjson is installed (the ``fast`` extra)."""
         wire = self._prepare("embed", "embed",
                              _request_body(request, EmbedRequest, "embed", None, fields))
+        if not arrays:
+            body = await self._call(self._request("POST", "/api/embed", "embed", wire,
+                                                  timeout=timeout, extensions=extensions))
+            return EmbedResponse.from_dict(body)
         body = await self._call(self._request("POST", "/api/embed", "embed", wire,
-                                              timeout=timeout, extensions=extensions))
-        return EmbedResponse.from_dict(body)
+                                              timeout=timeout, extensions=extensions,
+                                              decode=ARRAYS))
+        # Rows decoded here are arrays already; rows from elsewhere (a middleware, a store
+        # that keeps JSON) are converted, or refused as the decoding refuses them.
+        return EmbedArraysResponse.from_dict(rows_as_arrays("embed", body))
 
     async def embeddings(self, request: EmbeddingsRequest | Mapping[str, Any] | None = None,
                          *, timeout: TimeoutArg = None,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ._redact import redact_headers
 from ._upstreams import Upstream
@@ -88,7 +88,9 @@ class Request:
       deadline. Set by the client for each call; a retry can read it to give up on a
       backoff that would outlast the call.
     - ``decode``: ``False`` answers a plain call's body as the raw ``bytes`` instead of
-      checked JSON (health probes, blob checks).
+      checked JSON (health probes, blob checks); ``"arrays"`` (an embed with
+      ``arrays=True``) as checked JSON whose ``embeddings`` rows are ``array('d')``
+      (``ollama_core._vectors``). A cache keeps answers of each kind apart.
     """
 
     method: str
@@ -105,7 +107,7 @@ class Request:
     extensions: dict[str, Any] = field(default_factory=dict)
     attempt: int = 0
     deadline_at: float | None = None
-    decode: bool = True
+    decode: bool | Literal["arrays"] = True
 
     def copy(self, **changes: Any) -> Request:
         """A shallow copy with ``changes`` applied; headers and extensions are copied too."""

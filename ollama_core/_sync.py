@@ -52,6 +52,7 @@ from ._types import (
     ChatRequest,
     ChatResponse,
     CreateRequest,
+    EmbedArraysResponse,
     EmbeddingsRequest,
     EmbeddingsResponse,
     EmbedRequest,
@@ -572,11 +573,30 @@ class SyncOllamaClient:
         return self._wrap(lambda: self._async.generate_stream(
             request, timeout=timeout, extensions=extensions, **fields))
 
+    @overload
     def embed(self, request: EmbedRequest | Mapping[str, Any] | None = None, *,
-              timeout: TimeoutArg = None, extensions: Mapping[str, Any] | None = None,
-              **fields: Unpack[EmbedFields]) -> EmbedResponse:
-        return self._run(self._async.embed(request, timeout=timeout, extensions=extensions,
-                                           **fields))
+              arrays: Literal[False] = False, timeout: TimeoutArg = None,
+              extensions: Mapping[str, Any] | None = None,
+              **fields: Unpack[EmbedFields]) -> EmbedResponse: ...
+
+    @overload
+    def embed(self, request: EmbedRequest | Mapping[str, Any] | None = None, *,
+              arrays: Literal[True], timeout: TimeoutArg = None,
+              extensions: Mapping[str, Any] | None = None,
+              **fields: Unpack[EmbedFields]) -> EmbedArraysResponse: ...
+
+    @overload
+    def embed(self, request: EmbedRequest | Mapping[str, Any] | None = None, *,
+              arrays: bool, timeout: TimeoutArg = None,
+              extensions: Mapping[str, Any] | None = None,
+              **fields: Unpack[EmbedFields]) -> EmbedResponse | EmbedArraysResponse: ...
+
+    def embed(self, request: EmbedRequest | Mapping[str, Any] | None = None, *,
+              arrays: bool = False, timeout: TimeoutArg = None,
+              extensions: Mapping[str, Any] | None = None,
+              **fields: Unpack[EmbedFields]) -> EmbedResponse | EmbedArraysResponse:
+        return self._run(self._async.embed(request, arrays=arrays, timeout=timeout,
+                                           extensions=extensions, **fields))
 
     def embeddings(self, request: EmbeddingsRequest | Mapping[str, Any] | None = None, *,
                    timeout: TimeoutArg = None, extensions: Mapping[str, Any] | None = None,

@@ -41,16 +41,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
 from typing import (
     TYPE_CHECKING,
     Any,
+    Generic,
     Literal,
     Self,
     TypeAlias,
     TypeGuard,
+    TypeVar,
     cast,
 )
 
@@ -133,6 +136,7 @@ __all__ = [
     "CreateRequest",
     "DebugInfo",
     "DeleteRequest",
+    "EmbedArraysResponse",
     "EmbedRequest",
     "EmbedResponse",
     "EmbeddingsRequest",
@@ -995,15 +999,22 @@ _new_generate_chunk = _slot_writer(GenerateResponse,
                                    read=("model", "created_at", "response", "done"))
 
 
+#: The type of one embedding row: ``list[float]`` as decoded, or ``array.array[float]``.
+_Row = TypeVar("_Row")
+
+
 @declare()
-class EmbedResponse(Wire):
+class _EmbedResult(Wire, Generic[_Row]):
     """``/api/embed`` result: one vector per input, in input order.
 
-    ``embeddings`` are the parsed JSON lists as they are (no per-float conversion).
+    The one declaration of the answer's fields, for both forms of its rows: a row's type is
+    the class parameter, so :class:`EmbedResponse` (lists) and
+    :class:`EmbedArraysResponse` (arrays of doubles) share every field and ``from_dict``
+    and neither is a kind of the other.
     """
 
     model: str = wire(default="", doc="The model that answered.")
-    embeddings: list[list[float]] = wire(default_factory=list, doc="One vector per input.")
+    embeddings: list[_Row] = wire(default_factory=list, doc="One vector per input.")
     total_duration: int | None = wire(default=None, doc="Whole request, in ns.")
     load_duration: int | None = wire(default=None, doc="Model loading, in ns.")
     prompt_eval_count: int | None = wire(default=None, doc="Input tokens.")
@@ -1022,7 +1033,25 @@ class EmbedResponse(Wire):
         )
 
 
-_EMBED_RESPONSE_KEYS = EmbedResponse._WIRE_KEYS
+@declare()
+class EmbedResponse(_EmbedResult[list[float]]):
+    """``/api/embed`` result: one vector per input, in input order.
+
+    ``embeddings`` are the parsed JSON lists as they are (no per-float conversion).
+    """
+
+
+@declare()
+class EmbedArraysResponse(_EmbedResult["array[float]"]):
+    """``/api/embed`` result of ``embed(..., arrays=True)``: each vector an ``array('d')``.
+
+    The values are the doubles the JSON numbers denote (``json.loads``'s, as
+    ``float``), 8 bytes each; ``numpy.asarray(row)`` or ``numpy.frombuffer(row)`` takes
+    one without a copy (see ``ollama_core._vectors``).
+    """
+
+
+_EMBED_RESPONSE_KEYS = _EmbedResult._WIRE_KEYS
 
 
 @declare()

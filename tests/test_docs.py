@@ -56,7 +56,7 @@ def _python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", README, re.S)
 
 
-@pytest.mark.parametrize("index", [0, 1, 2])
+@pytest.mark.parametrize("index", [0, 1, 2, 3])
 def test_readme_snippets_run_against_the_emulator(index: int, tmp_path: Path) -> None:
     import subprocess
     import sys

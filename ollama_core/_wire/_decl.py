@@ -45,18 +45,22 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import MISSING, dataclass
 from typing import (
     TYPE_CHECKING,
     Any,
     ClassVar,
+    ForwardRef,
     NamedTuple,
     Protocol,
     Self,
     TypeVar,
     cast,
     dataclass_transform,
+    get_args,
+    get_origin,
 )
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validates_schema
@@ -498,6 +502,19 @@ def declare(*, kind: str | None = None, rules: tuple[Rule, ...] = (),
     return apply
 
 
+def _type_text(cls: type[Wire], annotation: Any) -> str:
+    """A field's type as written, with the type parameters of a generic declaration
+    replaced by what ``cls`` binds them to (``list[_Row]`` of ``Base[list[float]]`` is
+    ``list[list[float]]``)."""
+    text = str(annotation)
+    for base in getattr(cls, "__orig_bases__", ()):
+        params = getattr(get_origin(base), "__parameters__", ())
+        for param, arg in zip(params, get_args(base)):
+            bound = arg.__forward_arg__ if isinstance(arg, ForwardRef) else str(arg)
+            text = re.sub(rf"\b{re.escape(param.__name__)}\b", bound, text)
+    return text
+
+
 def _finish(cls: type[Wire], rules: tuple[Rule, ...]) -> None:
     infos: list[FieldInfo] = []
     nested: dict[str, Conv] = {}
@@ -506,7 +523,7 @@ def _finish(cls: type[Wire], rules: tuple[Rule, ...]) -> None:
         if f.name == "extra":
             continue
         decl = f.metadata.get(_META) or Decl()
-        infos.append(FieldInfo(f.name, decl.key or f.name, str(f.type), decl.doc,
+        infos.append(FieldInfo(f.name, decl.key or f.name, _type_text(cls, f.type), decl.doc,
                                decl.required, decl.setter, decl))
         conv = decl.conv
         if decl.one is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -482,8 +483,8 @@ def _response_attributes(body: Mapping[str, Any]) -> dict[str, Any]:
 
 def _dimensions(body: Mapping[str, Any]) -> int | None:
     vectors = body.get("embeddings")
-    if isinstance(vectors, list) and vectors and isinstance(vectors[0], list):
-        return len(vectors[0])
+    if isinstance(vectors, list) and vectors and isinstance(vectors[0], (list, array)):
+        return len(vectors[0])  # a row is an array('d') with embed(..., arrays=True)
     vector = body.get("embedding")  # the legacy /api/embeddings
     if isinstance(vector, list):
         return len(vector)

@@ -7,9 +7,10 @@ The key is the SHA-256 of the canonical JSON (sorted keys, no whitespace) of
   between the two forms, see ``_replay``);
 - ``keep_alive``: how long the model stays loaded afterwards.
 
-Everything else counts (model, messages, prompt, input, options, format, tools, think,
-system, template, suffix, truncate, dimensions, raw, and any field a newer server knows),
-so the cache can only err on the side of a miss. Images (``images`` of generate and of
+The form the answer is decoded in counts too (see ``cache_key``). Everything else counts
+(model, messages, prompt, input, options, format, tools, think, system, template, suffix,
+truncate, dimensions, raw, and any field a newer server knows), so the cache can only err
+on the side of a miss. Images (``images`` of generate and of
 each chat message) are replaced by ``sha256:<hex>`` of their decoded bytes: the key stays
 small and the same picture hits however it was given. Hashing the canonical text keeps the
 index small even for long prompts or large embedding batches.
@@ -69,8 +70,16 @@ def _canonical_body(body: Any) -> Any:
     return out
 
 
-def cache_key(method: str, path: str, body: Any) -> bytes:
+def cache_key(method: str, path: str, body: Any, decode: bool | str = True) -> bytes:
     """The key of a request. Raises ``TypeError``/``ValueError`` for a body that is not
-    JSON (such a request is simply not cached)."""
-    text = _canonical([method, path, _canonical_body(body)])
+    JSON (such a request is simply not cached).
+
+    ``decode`` is the request's: an answer decoded another way than as plain JSON (an
+    embed's rows as arrays, ``"arrays"``; raw bytes, ``False``) is kept under a key of
+    its own, so no call gets an answer in another call's form; plain JSON keeps the key
+    it always had."""
+    parts = [method, path, _canonical_body(body)]
+    if decode is not True:
+        parts.append(decode)
+    text = _canonical(parts)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()

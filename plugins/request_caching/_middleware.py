@@ -40,7 +40,7 @@ class CacheMiddleware:
         elif not wanted or endpoint not in CACHEABLE_ENDPOINTS:
             return await call_next(request)
         try:
-            key = cache_key(request.method, request.path, request.json)
+            key = cache_key(request.method, request.path, request.json, request.decode)
         except (TypeError, ValueError):
             return await call_next(request)  # not JSON: nothing sensible to key on
         store = plugin.store

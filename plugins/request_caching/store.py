@@ -9,7 +9,8 @@ stream, and the decoded JSON of the body (or of each line). Its portable form is
 outside this process holds (never ``pickle`` or ``marshal``, whose formats belong to one
 interpreter). Inside the process the answer is held as ``marshal`` images, compact and an
 order of magnitude faster to write and read back than JSON text, and immutable, so every
-hit decodes its own copy.
+hit decodes its own copy. The rows of ``embed(..., arrays=True)`` (``array('d')``) are
+held as their bytes and come back as arrays; their portable form is JSON numbers.
 
 The protocol
 ------------
@@ -57,6 +58,7 @@ from __future__ import annotations
 
 import json
 import marshal
+from array import array
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
@@ -73,6 +75,46 @@ _loads = marshal.loads
 # A recorded stream: for each line, its marshal image's length (4 bytes, little endian)
 # then the image.
 _FRAME_LENGTH = 4
+
+
+def _packed(value: Any) -> Any:
+    # An embed answer of embed(..., arrays=True) holds array('d') rows, which marshal does
+    # not write: each becomes (typecode, bytes), a tuple, which no JSON value is.
+    if isinstance(value, array):
+        return (value.typecode, value.tobytes())
+    if isinstance(value, dict):
+        return {k: _packed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_packed(v) for v in value]
+    return value
+
+
+def _unpacked(value: Any, plain: bool) -> Any:
+    if isinstance(value, tuple):
+        typecode, data = value
+        rows = array(typecode)
+        rows.frombytes(data)
+        return rows.tolist() if plain else rows
+    if isinstance(value, dict):
+        return {k: _unpacked(v, plain) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unpacked(v, plain) for v in value]
+    return value
+
+
+def _holds_arrays(value: Any) -> bool:
+    # Where decoding puts arrays: the rows of a top-level field (a scan of types in C).
+    return type(value) is dict and any(
+        type(v) is list and array in set(map(type, v)) for v in value.values())
+
+
+def _image(value: Any) -> bytes:
+    """The ``marshal`` image of a body (``ValueError`` for what is not plain JSON data);
+    one holding ``array`` rows is the 1-tuple of its packed form (marshal would write an
+    array as ``bytes``, losing what it was)."""
+    if _holds_arrays(value):
+        return _dumps((_packed(value),))
+    return _dumps(value)
 
 
 def frame(line: Any) -> bytes:
@@ -110,7 +152,7 @@ class StoredAnswer:
     @classmethod
     def of_body(cls, endpoint: str, body: Any) -> StoredAnswer:
         """A plain answer (``ValueError`` when ``body`` is not plain JSON data)."""
-        return cls(endpoint, False, _dumps(body))
+        return cls(endpoint, False, _image(body))
 
     @classmethod
     def of_recording(cls, endpoint: str, recording: bytes | bytearray) -> StoredAnswer:
@@ -118,14 +160,25 @@ class StoredAnswer:
         return cls(endpoint, True, recording)
 
     def value(self) -> Any:
-        """A fresh copy of the body (plain) or of the list of lines (stream)."""
-        return _unframe(self.image) if self.stream else _loads(self.image)
+        """A fresh copy of the body (plain) or of the list of lines (stream); ``array``
+        rows stored as such come back as arrays."""
+        if self.stream:
+            return _unframe(self.image)
+        value = _loads(self.image)
+        return _unpacked(value[0], False) if type(value) is tuple else value
 
     # -- the portable form -------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
-        """``{"endpoint": ..., "stream": ..., "value": ...}``: JSON data."""
-        return {"endpoint": self.endpoint, "stream": self.stream, "value": self.value()}
+        """``{"endpoint": ..., "stream": ..., "value": ...}``: JSON data (``array`` rows
+        as lists of their numbers)."""
+        if self.stream:
+            value = _unframe(self.image)
+        else:
+            value = _loads(self.image)
+            if type(value) is tuple:
+                value = _unpacked(value[0], True)
+        return {"endpoint": self.endpoint, "stream": self.stream, "value": value}
 
     def to_bytes(self) -> bytes:
         """The portable form as UTF-8 JSON text."""
