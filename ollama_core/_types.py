@@ -1050,6 +1050,15 @@ class EmbedArraysResponse(_EmbedResult["array[float]"]):
     one without a copy (see ``ollama_core._vectors``).
     """
 
+    def to_dict(self) -> dict[str, Any]:
+        """The wire JSON object, as for :class:`EmbedResponse`: each row as the list of its
+        values (``row.tolist()``), so ``json.dumps(response.to_dict())`` works."""
+        # Not super(): the declaration rebuilds the class with slots, which breaks its cell.
+        out = _EmbedResult.to_dict(self)
+        out["embeddings"] = [row.tolist() if isinstance(row, array) else row
+                             for row in self.embeddings]
+        return out
+
 
 _EMBED_RESPONSE_KEYS = _EmbedResult._WIRE_KEYS
 

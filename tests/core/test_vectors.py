@@ -112,6 +112,16 @@ async def test_arrays_hold_the_list_paths_values_on_emulator_bodies(api: Api) ->
     assert type(again) is EmbedResponse and type(again.embeddings[0]) is list
 
 
+async def test_to_dict_gives_the_wire_json_with_rows_as_lists(api: Api) -> None:
+    texts = ["the first text", "another one"]
+    lists = await api.call("embed", model=MODEL, input=texts)
+    arrays = await api.call("embed", model=MODEL, input=texts, arrays=True)
+    wire = arrays.to_dict()
+    assert all(type(row) is list for row in wire["embeddings"])
+    assert json.loads(json.dumps(wire)) == lists.to_dict()
+    assert all(type(row) is array for row in arrays.embeddings)  # the response is unchanged
+
+
 async def test_an_empty_input_gives_no_rows(api: Api) -> None:
     arrays = await api.call("embed", model=MODEL, input=[], arrays=True)
     assert arrays.embeddings == [] and type(arrays) is EmbedArraysResponse
