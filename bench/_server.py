@@ -190,21 +190,20 @@ class EmulatorProcess:
         self.stop()
 
 
-class ReplayProcess:
+class ReplayProcess(EmulatorProcess):
     """``bench/_replay.py`` in its own process: the emulator's recorded answers, replayed.
 
     It stands in for an ``EmulatorProcess`` where a scenario only needs ``url``,
-    ``cpu_seconds()`` and ``clear_requests()`` (a no-op: it records nothing).
+    ``cpu_seconds()`` and ``clear_requests()`` (a no-op: it records nothing); it is
+    stopped the same way.
     """
 
     def __init__(self, emulator_url: str, chat: dict[str, object],
                  python: str = sys.executable, cpu: int | None = None) -> None:
+        super().__init__(python)
         self._argv = [python, str(Path(__file__).with_name("_replay.py")), "--record-from",
                       emulator_url, "--chat", json.dumps(chat)]
         self._cpu = cpu
-        self._proc: subprocess.Popen[str] | None = None
-        self.url = ""
-        self.port = 0
 
     def start(self) -> ReplayProcess:
         self._proc, self.url, self.port = spawn_listening(self._argv)
@@ -212,28 +211,5 @@ class ReplayProcess:
             os.sched_setaffinity(self._proc.pid, {self._cpu})
         return self
 
-    @property
-    def pid(self) -> int:
-        assert self._proc is not None
-        return self._proc.pid
-
-    def cpu_seconds(self) -> float | None:
-        return process_cpu_seconds(self.pid)
-
     def clear_requests(self) -> None:
         pass
-
-    def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        proc.kill()
-        proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-    def __enter__(self) -> ReplayProcess:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()

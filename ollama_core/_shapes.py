@@ -29,7 +29,8 @@ from typing import Any, Final, NamedTuple
 from ._exceptions import DecodeError, excerpt_of
 from ._json import loads as _loads
 
-__all__ = ["ANY", "EMPTY", "NULL_OR_OBJECT", "OBJECT", "SHAPES", "Shape", "decode_body"]
+__all__ = ["ANY", "EMPTY", "NULL_OR_OBJECT", "OBJECT", "SHAPES", "Shape", "decode_body",
+           "json_type"]
 
 
 class Shape(NamedTuple):
@@ -68,7 +69,8 @@ _WHAT = {
 }
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """What a decoded JSON value is, in words (``"a string"``, ``"null"``, ...)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -119,7 +121,7 @@ def decode_body(endpoint: str, raw: bytes, where: object = None) -> Any:
         return value
     if not isinstance(value, dict):
         excerpt = excerpt_of(raw)
-        found = "empty" if not raw.strip() else _json_type(value)
+        found = "empty" if not raw.strip() else json_type(value)
         raise DecodeError(f"{endpoint}: the answer{source} is {found}, expected "
                           f"{_WHAT[kind]}: {excerpt!r}", endpoint=endpoint, excerpt=excerpt)
     for key, typ in shape.required:

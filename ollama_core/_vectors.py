@@ -52,7 +52,7 @@ from typing import Any, Final
 from ._exceptions import DecodeError, excerpt_of
 from ._json import PURE_ENV
 from ._json import loads as _loads
-from ._shapes import decode_body
+from ._shapes import decode_body, json_type
 
 __all__ = ["ARRAYS", "REUSE_LIMIT", "decode_arrays", "fast_parser", "rows_as_arrays"]
 
@@ -167,20 +167,6 @@ def decode_arrays(endpoint: str, raw: bytes, where: object = None) -> Any:
     return rows_as_arrays(endpoint, decode_body(endpoint, raw, where), raw, where)
 
 
-def _what(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
 _NUMBERS: Final = frozenset({float, int})
 
 
@@ -213,33 +199,29 @@ def rows_as_arrays(endpoint: str, body: Any, raw: bytes | None = None,
         return body
     vectors = body[_FIELD]
 
-    def refuse(place: str, value: Any, expected: str) -> DecodeError:
+    def refuse(place: str, what: str) -> DecodeError:
         source = f" from {where}" if where is not None else ""
         excerpt = excerpt_of(raw) if raw is not None else reprlib.repr(body)
-        return DecodeError(f"{endpoint}: the answer{source}'s {place} is {_what(value)}, "
-                           f"expected {expected}: {excerpt!r}",
+        return DecodeError(f"{endpoint}: the answer{source}'s {place} is {what}: {excerpt!r}",
                            endpoint=endpoint, excerpt=excerpt)
 
     if not isinstance(vectors, list):
-        raise refuse(_FIELD, vectors, "an array of arrays of numbers")
+        raise refuse(_FIELD, f"{json_type(vectors)}, expected an array of arrays of numbers")
     rows: list[array[float]] = []
     for i, row in enumerate(vectors):
         if type(row) is array and row.typecode == "d":
             rows.append(row)
             continue
         if not isinstance(row, list):
-            raise refuse(f"{_FIELD}[{i}]", row, "an array of numbers")
+            raise refuse(f"{_FIELD}[{i}]", f"{json_type(row)}, expected an array of numbers")
         if not set(map(type, row)) <= _NUMBERS:  # bool is not a number here
             j, value = next((j, v) for j, v in enumerate(row) if type(v) not in _NUMBERS)
-            raise refuse(f"{_FIELD}[{i}][{j}]", value, "a number")
+            raise refuse(f"{_FIELD}[{i}][{j}]", f"{json_type(value)}, expected a number")
         try:
             rows.append(array("d", row))
         except OverflowError:  # an integer beyond the range of a double
             j = next(j for j, v in enumerate(row) if not _is_double(v))
-            source = f" from {where}" if where is not None else ""
-            excerpt = excerpt_of(raw) if raw is not None else reprlib.repr(body)
-            raise DecodeError(f"{endpoint}: the answer{source}'s {_FIELD}[{i}][{j}] is a "
-                              f"number beyond the range of a double: {excerpt!r}",
-                              endpoint=endpoint, excerpt=excerpt) from None
+            raise refuse(f"{_FIELD}[{i}][{j}]",
+                         "a number beyond the range of a double") from None
     body[_FIELD] = rows
     return body

@@ -28,7 +28,9 @@ Settings (``plugin_config={"request_caching": {...}}``, declared with their defa
     See above.
 
 The key (see ``_key``) is the request's method, path and canonical JSON body without
-``stream`` and ``keep_alive``, images replaced by their SHA-256. A plain answer is stored
+``stream`` and ``keep_alive``, images replaced by their SHA-256, and the form the answer is
+decoded in when it is not plain JSON (an ``embed(..., arrays=True)``'s rows), so each form
+is kept apart and a call never gets rows of the other kind. A plain answer is stored
 as its decoded body; a stream as its lines, recorded with ``response.tap`` line by line
 into one buffer of length-prefixed ``marshal`` images (never as a list of dicts, which
 would take about eight times the bytes) and kept only when ``on_done(None)`` reports it
