@@ -96,27 +96,81 @@ class _ConnectionWatch:
         reader.set_exception(error)
 
 
+# aiohttp 3.14's ``StreamReader.readany()`` takes its buffered pieces one at a time, and
+# after each one calls the protocol's ``resume_reading()`` (which re-runs the HTTP parser on
+# no data) whether or not reading was paused: a streamed chat answer arrives as one HTTP
+# chunk per line, so a read of 17 buffered lines made 17 such rounds, about a seventh of
+# a plain chat's CPU through aiohttp. ``_AiohttpBody.read`` does what ``readany()`` does
+# with all of them in one step and resumes the protocol at most once, through the same
+# fields. They are private, so they are checked once here, and anything else reads
+# through ``readany()``.
+_READER_FIELDS = ("_buffer", "_buffer_offset", "_size", "_cursor", "_http_chunk_splits",
+                  "_low_water", "_low_water_chunks", "_protocol", "_exception", "_eof",
+                  "_timer")
+
+
+def _can_drain(reader_class: type) -> bool:
+    """Does ``reader_class`` keep its buffer in the fields ``_drain`` reads and writes?"""
+    slots = set(getattr(reader_class, "__slots__", ()))
+    return slots.issuperset(_READER_FIELDS) and callable(getattr(reader_class, "_wait", None)) \
+        and callable(getattr(reader_class, "_read_nowait", None))
+
+
+_DRAIN = _can_drain(aiohttp.StreamReader)
+
+
+def _drain(content: aiohttp.StreamReader) -> bytes:
+    """Everything ``content`` holds now (at least one piece, none partly read), as
+    ``content._read_nowait(-1)`` returns it, in one step."""
+    content._timer.assert_timeout()
+    buffer = content._buffer
+    data = buffer.popleft() if len(buffer) == 1 else b"".join(buffer)
+    buffer.clear()
+    size = len(data)
+    content._size -= size
+    cursor = content._cursor = content._cursor + size
+    splits = content._http_chunk_splits
+    while splits and splits[0] < cursor:  # as aiohttp drops them: no growth per chunk
+        splits.popleft()
+    if content._size < content._low_water and (
+            splits is None or len(splits) < content._low_water_chunks):
+        content._protocol.resume_reading()
+    return data
+
+
 class _AiohttpBody:
     """The body of an aiohttp response as a ``ByteStream``.
 
-    ``read`` and ``set_exception`` are the reader's own bound methods: the hot path of a
-    stream costs no wrapper. The response is watched (``_ConnectionWatch``) from its
-    headers until it is released or closed."""
+    ``read`` is ``readany()`` taking every buffered piece at once (``_drain``);
+    ``set_exception`` is the reader's own. The response is watched (``_ConnectionWatch``)
+    from its headers until it is released or closed."""
 
-    __slots__ = ("read", "set_exception", "_resp", "_watch", "_where")
+    __slots__ = ("set_exception", "_content", "_resp", "_watch", "_where")
 
-    read: Callable[[], Coroutine[Any, Any, bytes]]
     set_exception: Callable[[BaseException], None]
 
     def __init__(self, resp: aiohttp.ClientResponse, watch: _ConnectionWatch,
                  where: str) -> None:
         content = resp.content
-        self.read = content.readany
+        self._content = content
         self.set_exception = content.set_exception
         self._resp = resp
         self._watch = watch
         self._where = where
         watch.watch(resp)
+
+    async def read(self) -> bytes:
+        content = self._content
+        if not _DRAIN or type(content) is not aiohttp.StreamReader:
+            return await content.readany()
+        # readany(), with ``_drain`` in place of ``_read_nowait(-1)``.
+        if content._exception is not None:
+            raise content._exception
+        while not content._buffer and not content._eof:
+            await content._wait("readany")
+        if not content._buffer or content._buffer_offset:
+            return content._read_nowait(-1)
+        return _drain(content)
 
     def release(self) -> None:
         self._watch.unwatch(self._resp)
