@@ -30,7 +30,7 @@ import json
 import platform
 import sys
 import weakref
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, NoReturn
 
 import yarl
@@ -355,44 +355,61 @@ class Attempts:
             raise TimeoutError
         return raw
 
-    async def _finish(self, request: Request, raw: TransportResponse, upstream: Upstream,
-                      where: str, watchdog: _Watchdog | None,
-                      aggregator: Aggregator | None) -> Response:
+    def _finish(self, request: Request, raw: TransportResponse, upstream: Upstream,
+                where: str, watchdog: _Watchdog | None,
+                aggregator: Aggregator | None) -> Awaitable[Response]:
+        """The headers are in: call the response hook and return the coroutine that reads
+        the rest. Not a coroutine itself, so every wake-up of a body read resumes one
+        frame less."""
         plugins = self._plugins
         status = raw.status
-        headers = raw.headers
         if plugins.has_request_hooks:
-            plugins.response(request, Response(request, status, headers, upstream=upstream))
+            plugins.response(request, Response(request, status, raw.headers, upstream=upstream))
         if status >= 400 or (not request.stream and status >= 300):
-            body_bytes = await self._read(raw, where, request)
-            text = body_bytes.decode("utf-8", "replace")
-            body: Any = None
-            try:
-                body = _loads(body_bytes) if body_bytes.strip() else None
-            except (ValueError, RecursionError):  # not JSON, or nested too deep: the text
-                body = None
-            error = response_error_for(status, body, dict(headers), text)
-            if plugins.has_request_hooks:
-                plugins.error(request, error)
-            raise error
+            return self._error(request, raw, where)
         if aggregator is not None:
-            return await self._aggregate(request, raw, upstream, where, watchdog, aggregator)
+            return self._aggregate(request, raw, upstream, where, watchdog, aggregator)
         if not request.stream:
-            body_bytes = await self._read(raw, where, request)
-            raw.stream.release()
-            if not request.decode:
-                return Response(request, status, headers, body=body_bytes, upstream=upstream,
-                                byte_counter=[len(body_bytes)])
-            try:
-                parsed = decode_body(request.endpoint, body_bytes, where) \
-                    if request.decode is True \
-                    else decode_arrays(request.endpoint, body_bytes, where)  # "arrays"
-            except OllamaError as exc:
-                if plugins.has_request_hooks:
-                    plugins.error(request, exc)
-                raise
-            return Response(request, status, headers, body=parsed, upstream=upstream,
-                            byte_counter=[len(body_bytes)])
+            return self._plain(request, raw, upstream, where)
+        return self._first_line(request, raw, upstream, where, watchdog)
+
+    async def _error(self, request: Request, raw: TransportResponse, where: str) -> NoReturn:
+        """An error status: its ``ResponseError``, from the body the server sent."""
+        body_bytes = await self._read(raw, where, request)
+        text = body_bytes.decode("utf-8", "replace")
+        body: Any = None
+        try:
+            body = _loads(body_bytes) if body_bytes.strip() else None
+        except (ValueError, RecursionError):  # not JSON, or nested too deep: the text
+            body = None
+        error = response_error_for(raw.status, body, dict(raw.headers), text)
+        if self._plugins.has_request_hooks:
+            self._plugins.error(request, error)
+        raise error
+
+    async def _plain(self, request: Request, raw: TransportResponse, upstream: Upstream,
+                     where: str) -> Response:
+        """A plain body, bounded by ``max_body_size`` and decoded as ``request.decode``
+        says."""
+        body_bytes = await self._read(raw, where, request)
+        raw.stream.release()
+        if not request.decode:
+            return Response(request, raw.status, raw.headers, body=body_bytes,
+                            upstream=upstream, byte_counter=[len(body_bytes)])
+        try:
+            parsed = decode_body(request.endpoint, body_bytes, where) \
+                if request.decode is True \
+                else decode_arrays(request.endpoint, body_bytes, where)  # "arrays"
+        except OllamaError as exc:
+            if self._plugins.has_request_hooks:
+                self._plugins.error(request, exc)
+            raise
+        return Response(request, raw.status, raw.headers, body=parsed, upstream=upstream,
+                        byte_counter=[len(body_bytes)])
+
+    async def _first_line(self, request: Request, raw: TransportResponse, upstream: Upstream,
+                          where: str, watchdog: _Watchdog | None) -> Response:
+        """A stream, returned once its first line is in (the commit point)."""
         counter = [0]
         lines = self._lines(request, raw, where, watchdog, counter, request.terminal)
         try:
@@ -402,7 +419,7 @@ class Attempts:
         except BaseException:
             await lines.aclose()
             raise
-        return Response(request, status, headers, lines=lines, first=first,
+        return Response(request, raw.status, raw.headers, lines=lines, first=first,
                         abort=raw.stream.close, upstream=upstream, byte_counter=counter)
 
     async def _read(self, raw: TransportResponse, where: str, request: Request) -> bytes:
