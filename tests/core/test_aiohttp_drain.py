@@ -10,6 +10,7 @@ mark, its reading paused and resumed).
 from __future__ import annotations
 
 import asyncio
+import collections
 import random
 from typing import Any
 
@@ -55,10 +56,22 @@ def _feed(reader: aiohttp.StreamReader, pieces: list[bytes], chunked: bool) -> N
             reader.end_http_chunk_receiving()
 
 
-def _state(reader: aiohttp.StreamReader) -> tuple[Any, ...]:
-    splits = reader._http_chunk_splits
-    return (reader._size, reader._cursor, list(reader._buffer), reader.total_bytes,
-            None if splits is None else list(splits), reader._protocol._reading_paused)
+# Fields holding the reader's collaborators, not its state.
+_NOT_STATE = {"_protocol", "_loop", "_timer"}
+
+
+def _state(reader: aiohttp.StreamReader) -> dict[str, Any]:
+    """Every field of the reader (so a field a newer aiohttp's read updates and ``_drain``
+    does not is caught here), and whether its protocol is paused."""
+    state: dict[str, Any] = {}
+    for cls in type(reader).__mro__:
+        for name in getattr(cls, "__slots__", ()):
+            if name in _NOT_STATE or name in state or not hasattr(reader, name):
+                continue
+            value = getattr(reader, name)
+            state[name] = list(value) if isinstance(value, collections.deque) else value
+    state["paused"] = reader._protocol._reading_paused
+    return state
 
 
 @pytest.mark.parametrize("seed", range(40))
