@@ -194,14 +194,15 @@ async def test_a_body_past_the_high_water_mark_pauses_and_resumes_reading() -> N
             # No read until aiohttp has stopped reading the socket: the first read
             # drains a paused protocol.
             await asyncio.wait_for(paused.wait(), 10)
-            total = 0
+            parts: list[bytes] = []
             while True:
                 data = await asyncio.wait_for(raw.stream.read(), 10)
                 if not data:
                     break
-                assert data.count(b"\n") * len(piece) == len(data)
-                total += len(data)
+                parts.append(data)
             raw.stream.release()
         finally:
             await transport.aclose()
-    assert total == count * len(piece)
+    # Reads end wherever the socket's data did: only the whole body is certain.
+    assert len(parts) > 1
+    assert b"".join(parts) == piece * count
