@@ -26,6 +26,7 @@ from ollama_core import (
 from ollama_core.emulator import EmulatorThread
 
 from .conftest import Api
+from .typecheck import mypy_strict
 
 HI = [{"role": "user", "content": "hi"}]
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(40)
@@ -386,15 +387,9 @@ def wrong(c: SyncOllamaClient) -> None:
 
 
 def test_mypy_strict_accepts_the_keyword_calls_and_catches_wrong_ones(tmp_path: Path) -> None:
-    from mypy import api as mypy_api
-
-    (tmp_path / "use.py").write_text(_TYPED_USE)
-    (tmp_path / "wrong.py").write_text(_TYPED_WRONG)
-    out, err, status = mypy_api.run([
-        "--strict", "--no-error-summary", "--hide-error-context", "--cache-dir",
-        str(tmp_path / "cache"), str(tmp_path / "use.py"), str(tmp_path / "wrong.py")])
-    errors = [line.split(": error: ")[1] for line in out.splitlines() if ": error: " in line]
-    assert all("wrong.py" in line for line in out.splitlines() if ": error: " in line), out
+    out, error_lines = mypy_strict(tmp_path, _TYPED_USE, _TYPED_WRONG)
+    errors = [line.split(": error: ")[1] for line in error_lines]
+    assert all("wrong.py" in line for line in error_lines), out
     assert len(errors) == 3, out
     assert 'Argument "stream" to "chat"' in errors[0]
     assert 'Unexpected keyword argument "mesages"' in errors[1]

@@ -33,6 +33,7 @@ from ollama_core import (
 from ollama_core import _json, _vectors
 from ollama_core._shapes import decode_body
 from tests.core.conftest import Api
+from tests.core.typecheck import mypy_strict
 from tests.hostile import Conn, HostileServer, http_response
 
 MODEL = "all-minilm:latest"
@@ -435,14 +436,7 @@ async def wrong(c: OllamaClient) -> None:
 
 @pytest.mark.timeout(300)
 def test_mypy_strict_types_each_form(tmp_path: Path) -> None:
-    from mypy import api as mypy_api
-
-    (tmp_path / "use.py").write_text(_TYPED)
-    (tmp_path / "wrong.py").write_text(_TYPED_WRONG)
-    out, _, _ = mypy_api.run([
-        "--strict", "--no-error-summary", "--hide-error-context", "--cache-dir",
-        str(tmp_path / "cache"), str(tmp_path / "use.py"), str(tmp_path / "wrong.py")])
-    errors = [line for line in out.splitlines() if ": error: " in line]
+    out, errors = mypy_strict(tmp_path, _TYPED, _TYPED_WRONG)
     assert all("wrong.py" in line for line in errors), out
     assert [line.split(":")[1] for line in errors] == ["6", "7", "8"], out
     assert "EmbedArraysResponse" in errors[0] and "array[float]" in errors[1], out
