@@ -124,7 +124,7 @@ def _drain(content: aiohttp.StreamReader) -> bytes:
     ``content._read_nowait(-1)`` returns it, in one step."""
     content._timer.assert_timeout()
     buffer = content._buffer
-    data = buffer.popleft() if len(buffer) == 1 else b"".join(buffer)
+    data = b"".join(buffer)  # a single piece comes back as it is, not copied
     buffer.clear()
     size = len(data)
     content._size -= size
@@ -141,29 +141,32 @@ def _drain(content: aiohttp.StreamReader) -> bytes:
 class _AiohttpBody:
     """The body of an aiohttp response as a ``ByteStream``.
 
-    ``read`` is ``readany()`` taking every buffered piece at once (``_drain``);
-    ``set_exception`` is the reader's own. The response is watched (``_ConnectionWatch``)
-    from its headers until it is released or closed."""
+    ``read`` is ``readany()`` taking every buffered piece at once (``_read_all``), or the
+    reader's own ``readany`` where ``_drain`` does not apply; ``set_exception`` is the
+    reader's own. The response is watched (``_ConnectionWatch``) from its headers until it
+    is released or closed."""
 
-    __slots__ = ("set_exception", "_content", "_resp", "_watch", "_where")
+    __slots__ = ("read", "set_exception", "_content", "_resp", "_watch", "_where")
 
+    read: Callable[[], Coroutine[Any, Any, bytes]]
     set_exception: Callable[[BaseException], None]
 
     def __init__(self, resp: aiohttp.ClientResponse, watch: _ConnectionWatch,
                  where: str) -> None:
         content = resp.content
         self._content = content
+        # Decided once per response: an empty body has a reader of another class.
+        self.read = self._read_all if _DRAIN and type(content) is aiohttp.StreamReader \
+            else content.readany
         self.set_exception = content.set_exception
         self._resp = resp
         self._watch = watch
         self._where = where
         watch.watch(resp)
 
-    async def read(self) -> bytes:
+    async def _read_all(self) -> bytes:
+        """``readany()``, with ``_drain`` in place of ``_read_nowait(-1)``."""
         content = self._content
-        if not _DRAIN or type(content) is not aiohttp.StreamReader:
-            return await content.readany()
-        # readany(), with ``_drain`` in place of ``_read_nowait(-1)``.
         if content._exception is not None:
             raise content._exception
         while not content._buffer and not content._eof:
