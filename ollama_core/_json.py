@@ -26,11 +26,17 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["FAST", "PURE_ENV", "dumps", "loads", "loads_fast", "loads_lines_fast"]
+__all__ = ["FAST", "PURE_ENV", "dumps", "loads", "loads_fast", "loads_lines_fast", "pure"]
 
 #: Set this environment variable (to anything but ``""`` or ``"0"``) to use only the
 #: standard library, even where msgspec is installed.
 PURE_ENV = "OLLAMA_CORE_PURE_JSON"
+
+
+def pure() -> bool:
+    """Whether :data:`PURE_ENV` asks for the standard library alone (any fast parser,
+    msgspec here or pysimdjson in ``_vectors``, is then left unused)."""
+    return os.environ.get(PURE_ENV, "") not in ("", "0")
 
 _std_loads = json.loads
 _std_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -42,7 +48,7 @@ def _std_dumps(value: Any) -> bytes:
 
 def _fast_codec() -> tuple[str | None, Callable[[Any], Any] | None,
                           Callable[[Any], bytes] | None, Callable[[Any], list[Any]] | None]:
-    if os.environ.get(PURE_ENV, "") not in ("", "0"):
+    if pure():
         return None, None, None, None
     try:
         import msgspec.json

@@ -43,15 +43,14 @@ larger body gets a parser of its own, freed with it.
 
 from __future__ import annotations
 
-import os
 import reprlib
 import threading
 from array import array
 from typing import Any, Final
 
 from ._exceptions import DecodeError, excerpt_of
-from ._json import PURE_ENV
 from ._json import loads as _loads
+from ._json import pure
 from ._shapes import decode_body, json_type
 
 __all__ = ["ARRAYS", "REUSE_LIMIT", "decode_arrays", "fast_parser", "rows_as_arrays"]
@@ -70,7 +69,7 @@ _local = threading.local()
 
 
 def _load() -> Any:
-    if os.environ.get(PURE_ENV, "") not in ("", "0"):
+    if pure():
         return None
     try:
         import simdjson

@@ -77,7 +77,7 @@ def _mutants(rng: random.Random, count: int) -> list[bytes]:
 
 def test_the_fast_library_is_in_use_here() -> None:
     # The dev extra installs msgspec; without it every test below compares json with json.
-    if os.environ.get(_json.PURE_ENV, "") not in ("", "0"):
+    if _json.pure():
         assert _json.FAST is None and _json.loads_fast is None
     else:
         pytest.importorskip("msgspec")

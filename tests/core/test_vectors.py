@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import struct
 from array import array
@@ -37,7 +36,7 @@ from tests.core.typecheck import mypy_strict
 from tests.hostile import Conn, HostileServer, http_response
 
 MODEL = "all-minilm:latest"
-PURE = os.environ.get(_json.PURE_ENV, "") not in ("", "0")
+PURE = _json.pure()
 
 
 @pytest.fixture(params=["pysimdjson", "without"])
