@@ -100,9 +100,9 @@ class _ConnectionWatch:
 # after each one calls the protocol's ``resume_reading()`` (which re-runs the HTTP parser on
 # no data) whether or not reading was paused: a streamed chat answer arrives as one HTTP
 # chunk per line, so a read of 17 buffered lines made 17 such rounds, about a seventh of
-# a plain chat's CPU through aiohttp. ``_AiohttpBody.read`` does what ``readany()`` does
-# with all of them in one step and resumes the protocol at most once, through the same
-# fields. They are private, so they are checked once here, and anything else reads
+# a plain chat's CPU through aiohttp. ``_AiohttpBody._read_all`` does what ``readany()``
+# does with all of them in one step and resumes the protocol at most once, through the
+# same fields. They are private, so they are checked once here, and anything else reads
 # through ``readany()``.
 _READER_FIELDS = ("_buffer", "_buffer_offset", "_size", "_cursor", "_http_chunk_splits",
                   "_low_water", "_low_water_chunks", "_protocol", "_exception", "_eof",
