@@ -21,14 +21,15 @@ Everything else (``done_reason``, every timing field, ``context``, ``model``,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 __all__ = ["Aggregator", "aggregator_for"]
 
 
 class Aggregator:
-    """Folds the lines of one stream into one body. ``add`` each line, then ``result()``."""
+    """Folds the lines of one stream into one body. ``add`` each line (or ``fold`` them a
+    batch at a time), then ``result()``."""
 
     __slots__ = ("_last",)
 
@@ -40,6 +41,24 @@ class Aggregator:
 
     def add(self, line: dict[str, Any]) -> None:
         self._last = line
+
+    def fold(self, line: dict[str, Any], rest: Iterator[dict[str, Any]]
+             ) -> dict[str, Any] | None:
+        """Fold ``line``, then the lines of ``rest``, up to the first one that ends the
+        stream (folded) or holds ``"error"`` (not folded), and return that one; ``None``
+        once ``rest`` runs out. A stream's lines arrive in batches: one call a batch."""
+        add = self.add
+        done_ends = self.terminal == "done"
+        while True:
+            if "error" in line:
+                return line
+            add(line)
+            if (line.get("done") is True) if done_ends else line.get("status") == "success":
+                return line
+            next_line = next(rest, None)
+            if next_line is None:
+                return None
+            line = next_line
 
     def result(self) -> dict[str, Any]:
         # The transport only asks once the terminal line arrived, so there is a last line.
@@ -121,6 +140,37 @@ class _Chat(Aggregator):
         if value is not None and isinstance(value, list):
             self._logprobs.extend(value)
         self._last = line
+
+    def fold(self, line: dict[str, Any], rest: Iterator[dict[str, Any]]
+             ) -> dict[str, Any] | None:
+        # ``Aggregator.fold`` with ``add`` written out: this loop runs once per token of
+        # every plain chat.
+        content = self._content
+        thinking = self._thinking
+        tools = self._tools
+        while True:
+            if "error" in line:
+                return line
+            message = line.get("message")
+            if type(message) is dict or isinstance(message, dict):
+                value = message.get("content")
+                if value and isinstance(value, str):
+                    content.append(value)
+                value = message.get("thinking")
+                if value and isinstance(value, str):
+                    thinking.append(value)
+                if tools:
+                    _gather(self._tool_calls, message.get("tool_calls"))
+            value = line.get("logprobs")
+            if value is not None and isinstance(value, list):
+                self._logprobs.extend(value)
+            self._last = line
+            if line.get("done") is True:
+                return line
+            next_line = next(rest, None)
+            if next_line is None:
+                return None
+            line = next_line
 
     def result(self) -> dict[str, Any]:
         body = dict(super().result())

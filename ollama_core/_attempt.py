@@ -483,7 +483,7 @@ class Attempts:
         decoder = NDJSONDecoder(self.max_line_length, endpoint=request.endpoint)
         stream = raw.stream
         read = stream.read
-        add = aggregator.add
+        fold = aggregator.fold
         started = False
         ended = False
         try:
@@ -502,22 +502,27 @@ class Attempts:
                     counter[0] += len(data)
                     objs = decoder.feed_batch(data)  # a list if it can: no generator step
                     data = b""  # the decoder keeps what it needs: hold no second copy
-                for obj in objs:
+                rest = iter(objs)
+                first = next(rest, None)
+                if first is not None:
                     if not started:
                         started = True
                         if watchdog is not None:
                             watchdog.started()
-                    if "error" in obj:
-                        message = obj["error"]
-                        text = message if isinstance(message, str) else json.dumps(message)
-                        raise response_error_for(500, {"error": text}, dict(raw.headers), text)
-                    if limit is not None and counter[0] > limit:
+                    # The bytes counted so far are the same for every line of a batch: if
+                    # they are past the bound, its first line already is (unless it is an
+                    # error line, which then raises first).
+                    if limit is not None and counter[0] > limit and "error" not in first:
                         raise self._too_large(request, where, "goes on past it")
-                    add(obj)
-                    if (obj.get("done") is True) if done_ends else \
-                            obj.get("status") == "success":
+                    last = fold(first, rest)
+                    if last is not None:
+                        if "error" in last:
+                            message = last["error"]
+                            text = message if isinstance(message, str) \
+                                else json.dumps(message)
+                            raise response_error_for(500, {"error": text}, dict(raw.headers),
+                                                     text)
                         ended = True
-                        break
                 if ended or eof:
                     break
             if not ended:

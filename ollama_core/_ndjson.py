@@ -176,14 +176,11 @@ class NDJSONDecoder:
                     values = lines(buf[:end])
                 except Exception:
                     values = None
+                # One value per line, and every line starts with "{": each is an object.
                 if values is not None and len(values) == newlines + 1:
-                    for value in values:
-                        if type(value) is not dict:
-                            break
-                    else:
-                        self._buf = buf[end + 1:]
-                        self.line_number += newlines + 1
-                        return values
+                    self._buf = buf[end + 1:]
+                    self.line_number += newlines + 1
+                    return values
         return self.feed(data)
 
     def close(self) -> Iterator[dict[str, Any]]:
