@@ -46,7 +46,8 @@ from __future__ import annotations
 import base64
 import dataclasses
 import re
-from collections.abc import Callable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import MISSING, dataclass
 from typing import (
     TYPE_CHECKING,
@@ -544,9 +545,46 @@ def _finish(cls: type[Wire], rules: tuple[Rule, ...]) -> None:
     cls._NESTED = nested or _NO_NESTED
     cls._MISSING = missing
     cls._RULES = rules
-    cls._SCHEMA_CLASS = _schema_class(cls, infos, rules)
-    cls._SCHEMA = cls._SCHEMA_CLASS()
-    cls._PLAN = _compile(cls, infos, cls._SCHEMA, rules)
+    # On the class itself, so that a declared subclass does not find its parent's once built.
+    for name in _DERIVED_NAMES:
+        setattr(cls, name, _Derived(cls, name))
+
+
+#: The class attributes :class:`_Derived` builds on first use.
+_DERIVED_NAMES = ("_SCHEMA_CLASS", "_SCHEMA", "_PLAN")
+#: Held while building: two threads validating for the first time build once; re-entrant
+#: because a declaration's schema needs those of the declarations it nests.
+_DERIVING = threading.RLock()
+
+
+class _Derived:
+    """A declaration's marshmallow schema class, its shared instance and its fast-path plan,
+    built together on first use of any of them (a class attribute standing in for them
+    until then).
+
+    Building them for every declaration at import cost more than the rest of importing
+    the declarations, and a program that validates few kinds (or none: ``ollama-core
+    list``) should not pay for all of them. They are built from the declaration alone, so
+    the result does not depend on when that happens.
+    """
+
+    __slots__ = ("cls", "name")
+
+    def __init__(self, cls: type[Wire], name: str) -> None:
+        self.cls = cls  # the declared class (an undeclared subclass reads its artefacts)
+        self.name = name
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        cls = self.cls
+        with _DERIVING:
+            if isinstance(cls.__dict__["_PLAN"], _Derived):  # not built yet
+                infos = cls.__wire_fields__
+                schema_class = _schema_class(cls, infos, cls._RULES)
+                schema = schema_class()
+                plan = _compile(cls, infos, schema, cls._RULES)
+                cls._SCHEMA_CLASS, cls._SCHEMA = schema_class, schema
+                cls._PLAN = plan  # last: what says "built"
+        return cls.__dict__[self.name]
 
 
 # --------------------------------------------------------------------------------------------
@@ -622,7 +660,7 @@ def _schema_field(info: FieldInfo) -> fields.Field[Any]:
     return check
 
 
-def _schema_class(cls: type[Wire], infos: list[FieldInfo],
+def _schema_class(cls: type[Wire], infos: Sequence[FieldInfo],
                   rules: tuple[Rule, ...]) -> type[Schema]:
     attrs: dict[str, Any] = {info.attr: _schema_field(info) for info in infos}
     for i, rule in enumerate(rules):
@@ -679,7 +717,7 @@ class Plan:
         self.renames = renames
 
 
-def _compile(cls: type[Wire], infos: list[FieldInfo], schema: Schema,
+def _compile(cls: type[Wire], infos: Sequence[FieldInfo], schema: Schema,
              rules: tuple[Rule, ...]) -> Plan:
     # (field, kind, what the kind needs: the nested plan, or the exact type)
     checks: dict[str, tuple[fields.Field[Any], int, Any]] = {}
