@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from marshmallow import Schema
-
 from . import _types
-from ._wire._decl import REQUESTS, Plan, Wire, fast_valid, validate_request
+from ._wire._decl import REQUESTS, Wire, validate_request
+
+if TYPE_CHECKING:
+    from marshmallow import Schema
+
+    from ._wire._schema import Plan
 
 __all__ = [
     "ChatRequestSchema",
@@ -43,7 +46,7 @@ REQUEST_KINDS: frozenset[str] = frozenset(REQUESTS)
 
 # The schema classes derived from the declarations, under their former names: built on
 # first access (module ``__getattr__``), like the declarations' own (see ``_decl._Derived``),
-# so that importing the client does not build them.
+# so that importing the client neither builds them nor loads marshmallow.
 _SCHEMA_OF: dict[str, type[Wire]] = {
     "ChatRequestSchema": _types.ChatRequest,
     "GenerateRequestSchema": _types.GenerateRequest,
@@ -62,8 +65,6 @@ _SCHEMA_OF: dict[str, type[Wire]] = {
     "ToolFunctionSchema": _types.ToolFunction,
     "ToolSchema": _types.Tool,
 }
-
-_fast_valid: Any = fast_valid
 
 if TYPE_CHECKING:
     ChatRequestSchema: type[Schema]
@@ -85,6 +86,7 @@ if TYPE_CHECKING:
     #: The shared schema instance and fast-path plan of each request kind.
     _SCHEMAS: dict[str, Schema]
     _PLANS: dict[str, Plan]
+    _fast_valid: Any
 
 
 def __getattr__(name: str) -> Any:
@@ -95,6 +97,10 @@ def __getattr__(name: str) -> Any:
         value = {kind: cls.schema() for kind, cls in REQUESTS.items()}
     elif name == "_PLANS":
         value = {kind: cls._PLAN for kind, cls in REQUESTS.items()}
+    elif name == "_fast_valid":
+        from ._wire._schema import fast_valid
+
+        value = fast_valid
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value  # later reads find it without coming here
