@@ -35,7 +35,7 @@ def derive(cls: type[Wire]) -> tuple[type[Schema], Schema, Plan]:
 
 
 class _WireSchema(Schema):
-    """Base: unknown keys pass through unvalidated (see the module docstring)."""
+    """Base: unknown keys pass through unvalidated (see the docstring of :mod:`._decl`)."""
 
     class Meta:
         unknown = INCLUDE
