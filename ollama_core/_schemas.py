@@ -10,12 +10,15 @@ This module keeps the entry point the client calls and the names earlier code im
 
 from __future__ import annotations
 
-from typing import Any
-
-from marshmallow import Schema
+from typing import TYPE_CHECKING, Any
 
 from . import _types
-from ._wire._decl import REQUESTS, Plan, fast_valid, validate_request
+from ._wire._decl import REQUESTS, Wire, validate_request
+
+if TYPE_CHECKING:
+    from marshmallow import Schema
+
+    from ._wire._schema import Plan
 
 __all__ = [
     "ChatRequestSchema",
@@ -41,25 +44,64 @@ __all__ = [
 #: The ``kind`` values :func:`validate_request` accepts.
 REQUEST_KINDS: frozenset[str] = frozenset(REQUESTS)
 
-# The schema classes derived from the declarations, under their former names.
-ChatRequestSchema: type[Schema] = _types.ChatRequest._SCHEMA_CLASS
-GenerateRequestSchema: type[Schema] = _types.GenerateRequest._SCHEMA_CLASS
-EmbedRequestSchema: type[Schema] = _types.EmbedRequest._SCHEMA_CLASS
-EmbeddingsRequestSchema: type[Schema] = _types.EmbeddingsRequest._SCHEMA_CLASS
-CreateRequestSchema: type[Schema] = _types.CreateRequest._SCHEMA_CLASS
-PullRequestSchema: type[Schema] = _types.PullRequest._SCHEMA_CLASS
-PushRequestSchema: type[Schema] = _types.PushRequest._SCHEMA_CLASS
-CopyRequestSchema: type[Schema] = _types.CopyRequest._SCHEMA_CLASS
-DeleteRequestSchema: type[Schema] = _types.DeleteRequest._SCHEMA_CLASS
-ShowRequestSchema: type[Schema] = _types.ShowRequest._SCHEMA_CLASS
-MessageSchema: type[Schema] = _types.ChatMessage._SCHEMA_CLASS
-OptionsSchema: type[Schema] = _types.Options._SCHEMA_CLASS
-ToolCallFunctionSchema: type[Schema] = _types.ToolCallFunction._SCHEMA_CLASS
-ToolCallSchema: type[Schema] = _types.ToolCall._SCHEMA_CLASS
-ToolFunctionSchema: type[Schema] = _types.ToolFunction._SCHEMA_CLASS
-ToolSchema: type[Schema] = _types.Tool._SCHEMA_CLASS
+# The schema classes derived from the declarations, under their former names: built on
+# first access (module ``__getattr__``), like the declarations' own (see ``_decl._Derived``),
+# so that importing the client neither builds them nor loads marshmallow.
+_SCHEMA_OF: dict[str, type[Wire]] = {
+    "ChatRequestSchema": _types.ChatRequest,
+    "GenerateRequestSchema": _types.GenerateRequest,
+    "EmbedRequestSchema": _types.EmbedRequest,
+    "EmbeddingsRequestSchema": _types.EmbeddingsRequest,
+    "CreateRequestSchema": _types.CreateRequest,
+    "PullRequestSchema": _types.PullRequest,
+    "PushRequestSchema": _types.PushRequest,
+    "CopyRequestSchema": _types.CopyRequest,
+    "DeleteRequestSchema": _types.DeleteRequest,
+    "ShowRequestSchema": _types.ShowRequest,
+    "MessageSchema": _types.ChatMessage,
+    "OptionsSchema": _types.Options,
+    "ToolCallFunctionSchema": _types.ToolCallFunction,
+    "ToolCallSchema": _types.ToolCall,
+    "ToolFunctionSchema": _types.ToolFunction,
+    "ToolSchema": _types.Tool,
+}
 
-#: The shared schema instance and fast-path plan of each request kind.
-_SCHEMAS: dict[str, Schema] = {kind: cls.schema() for kind, cls in REQUESTS.items()}
-_PLANS: dict[str, Plan] = {kind: cls._PLAN for kind, cls in REQUESTS.items()}
-_fast_valid: Any = fast_valid
+if TYPE_CHECKING:
+    ChatRequestSchema: type[Schema]
+    GenerateRequestSchema: type[Schema]
+    EmbedRequestSchema: type[Schema]
+    EmbeddingsRequestSchema: type[Schema]
+    CreateRequestSchema: type[Schema]
+    PullRequestSchema: type[Schema]
+    PushRequestSchema: type[Schema]
+    CopyRequestSchema: type[Schema]
+    DeleteRequestSchema: type[Schema]
+    ShowRequestSchema: type[Schema]
+    MessageSchema: type[Schema]
+    OptionsSchema: type[Schema]
+    ToolCallFunctionSchema: type[Schema]
+    ToolCallSchema: type[Schema]
+    ToolFunctionSchema: type[Schema]
+    ToolSchema: type[Schema]
+    #: The shared schema instance and fast-path plan of each request kind.
+    _SCHEMAS: dict[str, Schema]
+    _PLANS: dict[str, Plan]
+    _fast_valid: Any
+
+
+def __getattr__(name: str) -> Any:
+    cls = _SCHEMA_OF.get(name)
+    if cls is not None:
+        value: Any = cls._SCHEMA_CLASS
+    elif name == "_SCHEMAS":
+        value = {kind: cls.schema() for kind, cls in REQUESTS.items()}
+    elif name == "_PLANS":
+        value = {kind: cls._PLAN for kind, cls in REQUESTS.items()}
+    elif name == "_fast_valid":
+        from ._wire._schema import fast_valid
+
+        value = fast_valid
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # later reads find it without coming here
+    return value

@@ -57,23 +57,25 @@ from typing import (
     cast,
 )
 
-from marshmallow import ValidationError, fields, validate
-
-from ._wire._checks import (
+from ._wire._spec import (
     Base64Image,
     Bool,
+    Check,
     Duration,
     Float,
     Format,
     Int,
     IntList,
+    List,
     ModelName,
     Object,
+    Range,
     Role,
     Str,
     StrMap,
     StrOrStrList,
     Think,
+    invalid,
 )
 from ._wire._decl import (
     IMAGES,
@@ -467,7 +469,7 @@ class ChatMessage(Wire):
     _: KW_ONLY
     thinking: str | None = wire(Str(), default=None, doc="The model's thinking, if any.")
     images: Sequence[str | bytes | os.PathLike[str]] | None = wire(
-        fields.List(Base64Image()), conv=IMAGES, default=None,
+        List(Base64Image()), conv=IMAGES, default=None,
         doc="Images as base64 text (raw bytes are encoded).")
     tool_calls: list[ToolCall] | None = wire(many=ToolCall, default=None,
                                              doc="Tool calls the assistant made.")
@@ -551,7 +553,7 @@ class Options(Wire):
     repeat_penalty: float | None = wire(Float(), default=None, doc="Penalty for repeats.")
     presence_penalty: float | None = wire(Float(), default=None, doc="Presence penalty.")
     frequency_penalty: float | None = wire(Float(), default=None, doc="Frequency penalty.")
-    stop: Sequence[str] | None = wire(fields.List(Str()), conv=LIST, default=None,
+    stop: Sequence[str] | None = wire(List(Str()), conv=LIST, default=None,
                                       doc="Stop sequences.")
     # load-time options (changing one reloads the model)
     num_ctx: int | None = wire(Int(), default=None, doc="Context window, in tokens.")
@@ -589,9 +591,9 @@ _LOGPROBS = "Return log probabilities of the generated tokens."
 _TOP_LOGPROBS = "Alternatives per token with logprobs (0 to 20)."
 
 
-def _top_logprobs() -> fields.Integer:
+def _top_logprobs() -> Check:
     # The server answers 400 "top_logprobs must be between 0 and 20".
-    return Int(validate=validate.Range(min=0, max=20))
+    return Int(validate=Range(min=0, max=20))
 
 
 @declare(kind="chat")
@@ -628,7 +630,7 @@ def _raw_mode(data: Mapping[str, Any]) -> None:
     # The server answers 400 "raw mode does not support template, system, or context";
     # catching it here names the field.
     if data.get("raw") and (data.get("template") or data.get("system") or data.get("context")):
-        raise ValidationError(
+        raise invalid(
             "Cannot be combined with template, system or context (raw mode skips "
             "templating).", "raw")
 
@@ -652,7 +654,7 @@ class GenerateRequest(Request):
     raw: bool | None = wire(Bool(), default=None, doc="Send the prompt without templating.")
     format: FormatLike | None = wire(Format(), conv=MAPPING, default=None, doc=_FORMAT)
     images: Sequence[str | bytes | os.PathLike[str]] | None = wire(
-        fields.List(Base64Image()), conv=IMAGES, default=None,
+        List(Base64Image()), conv=IMAGES, default=None,
         doc="Images as base64 text (raw bytes are encoded).")
     options: OptionsLike | None = wire(one=Options, default=None, doc=_OPTIONS)
     stream: bool | None = wire(Bool(), default=None, doc=_STREAM)
@@ -714,7 +716,7 @@ def _create_source(data: Mapping[str, Any]) -> None:
     # the request was accepted); a manifest ``list`` (newer servers) is the only other
     # source it takes.
     if not data.get("from_") and not data.get("files") and not data.get("list"):
-        raise ValidationError('Either "from" (a model) or "files" (blobs) is required.', "from")
+        raise invalid('Either "from" (a model) or "files" (blobs) is required.', "from")
 
 
 @declare(kind="create", rules=(_create_source,))

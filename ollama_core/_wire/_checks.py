@@ -1,5 +1,7 @@
 """Strict marshmallow field types for JSON read by Go.
 
+Declarations name them through :mod:`._spec` (the field is made on first validation).
+
 marshmallow's stock fields coerce (``"5"`` passes as an integer, ``"yes"`` as a boolean,
 bytes as a string); the wire is JSON read by Go, which rejects all of those, so the fields
 here accept only the JSON type itself. Big arrays (``context``, embed ``input``, images)
@@ -16,7 +18,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
+
+from ._spec import not_blank  # ModelName's validator, written with the declarations
+
+# marshmallow's own, under the names the declarations use (see ._spec)
+List = fields.List
+Range = validate.Range
+OneOf = validate.OneOf
 
 THINK_LEVELS = ("low", "medium", "high", "max")
 
@@ -30,12 +39,6 @@ _GO_DURATION = re.compile(
 def is_number(value: Any) -> bool:
     """A JSON number: an int or float that is not a bool."""
     return isinstance(value, (int, float)) and value is not True and value is not False
-
-
-def not_blank(value: str) -> None:
-    """Validator: the string has a non-space character (the server's "model is required")."""
-    if not value.strip():
-        raise ValidationError("Must not be empty.")
 
 
 class Str(fields.String):

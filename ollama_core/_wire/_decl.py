@@ -16,12 +16,14 @@ From that one place come:
   ``from_dict()`` (unknown keys kept in ``extra``) and dict-style read access
   (:class:`Wire`);
 * the marshmallow schema (:meth:`Wire.schema`), built with marshmallow's public API: the
-  field's check (a marshmallow field), ``required``/``allow_none`` from the declaration,
-  ``data_key`` for a wire key that differs from the attribute (``from``), nested schemas for
-  ``one=``/``many=``/``tagged=`` fields, and the object's ``rules`` as
-  ``@validates_schema`` methods;
+  field's check (the field named through :mod:`._spec`), ``required``/``allow_none`` from
+  the declaration, ``data_key`` for a wire key that differs from the attribute
+  (``from``), nested schemas for ``one=``/``many=``/``tagged=`` fields, and the object's
+  ``rules`` as ``@validates_schema`` methods;
 * the validation fast path (:class:`Plan`), compiled from the declaration itself (it knows
-  its own fields and rules, so nothing reads marshmallow's internals);
+  its own fields and rules, so nothing reads marshmallow's internals); it and the schema
+  are built on the declaration's first validation, by :mod:`._schema`, so importing the
+  declarations does not load marshmallow;
 * builder setters (:mod:`ollama_core._builders` adds one per declared field of a request
   that has no hand-written step);
 * the documentation table (:mod:`ollama_core._wire.doc`).
@@ -46,6 +48,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import MISSING, dataclass
 from typing import (
@@ -63,14 +66,15 @@ from typing import (
     get_origin,
 )
 
-from marshmallow import INCLUDE, Schema, ValidationError, fields, validates_schema
-
-from . import _checks
 from .._exceptions import InvalidRequestError
 from .._jsoncheck import check_json
+from ._spec import Check
 
 if TYPE_CHECKING:
+    from marshmallow import Schema, fields
+
     from .._builders import _Builder
+    from ._schema import Plan, fast_valid
 
 __all__ = [
     "Conv",
@@ -261,7 +265,7 @@ _META = "ollama_core.wire"
 class Decl:
     """What :func:`wire` records about one field (kept in the dataclass field's metadata)."""
 
-    check: fields.Field[Any] | None = None
+    check: Check | fields.Field[Any] | None = None
     doc: str = ""
     key: str | None = None
     required: bool = False
@@ -272,8 +276,8 @@ class Decl:
     setter: bool = True
 
 
-def wire(check: fields.Field[Any] | None = None, *, doc: str = "", key: str | None = None,
-         required: bool = False, one: type[Wire] | None = None,
+def wire(check: Check | fields.Field[Any] | None = None, *, doc: str = "",
+         key: str | None = None, required: bool = False, one: type[Wire] | None = None,
          many: type[Wire] | None = None, tagged: Mapping[str, type[Wire]] | None = None,
          conv: Conv | None = None, setter: bool = True, default: Any = MISSING,
          default_factory: Callable[[], Any] | Any = MISSING, init: bool = True,
@@ -281,9 +285,11 @@ def wire(check: fields.Field[Any] | None = None, *, doc: str = "", key: str | No
     """Declare one wire field.
 
     Args:
-        check: the marshmallow field validating the value (a strict type from
-            :mod:`._checks`); ``None`` for ``one``/``many``/``tagged`` fields (their schema
-            is derived) or for response-only fields (no check: anything passes).
+        check: what validates the value: a strict type of :mod:`._checks` as named
+            through :mod:`._spec` (``Str(validate=not_blank)``: the marshmallow field is
+            made on first validation), or a marshmallow field; ``None`` for
+            ``one``/``many``/``tagged`` fields (their schema is derived) or for
+            response-only fields (no check: anything passes).
         doc: one line for the documentation table and the builder setter.
         key: the wire key when it differs from the attribute (``from_`` is ``"from"``).
         required: the key must be present (and not null) on the wire.
@@ -544,216 +550,59 @@ def _finish(cls: type[Wire], rules: tuple[Rule, ...]) -> None:
     cls._NESTED = nested or _NO_NESTED
     cls._MISSING = missing
     cls._RULES = rules
-    cls._SCHEMA_CLASS = _schema_class(cls, infos, rules)
-    cls._SCHEMA = cls._SCHEMA_CLASS()
-    cls._PLAN = _compile(cls, infos, cls._SCHEMA, rules)
+    # On the class itself, so that a declared subclass does not find its parent's once built.
+    for name in _DERIVED_NAMES:
+        setattr(cls, name, _Derived(cls, name))
 
 
-# --------------------------------------------------------------------------------------------
-# The marshmallow schema of a declaration
-# --------------------------------------------------------------------------------------------
+#: The class attributes :class:`_Derived` builds on first use.
+_DERIVED_NAMES = ("_SCHEMA_CLASS", "_SCHEMA", "_PLAN")
+#: Held while building: two threads validating for the first time build once; re-entrant
+#: because a declaration's schema needs those of the declarations it nests.
+_DERIVING = threading.RLock()
 
 
-class _WireSchema(Schema):
-    """Base: unknown keys pass through unvalidated (see the module docstring)."""
+class _Derived:
+    """A declaration's marshmallow schema class, its shared instance and its fast-path plan,
+    built together on first use of any of them (a class attribute standing in for them
+    until then).
 
-    class Meta:
-        unknown = INCLUDE
-
-    error_messages = {"type": "Must be a JSON object (a dict)."}
-
-
-class TaggedMap(fields.Field[Any]):
-    """A JSON object of name -> an object whose ``"type"`` picks its schema."""
-
-    default_error_messages = {"invalid": "Must be a JSON object (a dict)."}
-
-    def __init__(self, choices: Mapping[str, type[Wire]], tag: str = "type",
-                 **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.choices = dict(choices)
-        self.tag = tag
-
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
-                     **kwargs: Any) -> Any:
-        if not isinstance(value, Mapping):
-            raise self.make_error("invalid")
-        errors: dict[Any, Any] = {}
-        for name, item in value.items():
-            if not isinstance(name, str):
-                errors[name] = ["Keys must be strings."]
-                continue
-            if not isinstance(item, Mapping):
-                errors[name] = ["Must be a JSON object (a dict)."]
-                continue
-            tag = item.get(self.tag)
-            cls = self.choices.get(tag) if isinstance(tag, str) else None
-            if cls is None:
-                errors[name] = {self.tag: [
-                    f"Must be one of: {', '.join(map(repr, self.choices))}."]}
-                continue
-            found = cls.schema().validate(item)
-            if found:
-                errors[name] = found
-        if errors:
-            raise ValidationError(errors)
-        return value
-
-
-def _schema_field(info: FieldInfo) -> fields.Field[Any]:
-    decl = info.decl
-    check: fields.Field[Any]
-    if decl.one is not None:
-        check = fields.Nested(decl.one._SCHEMA_CLASS)
-    elif decl.many is not None:
-        check = fields.List(fields.Nested(decl.many._SCHEMA_CLASS))
-    elif decl.tagged is not None:
-        check = TaggedMap(decl.tagged)
-    elif decl.check is not None:
-        check = decl.check
-    else:
-        check = fields.Raw()
-    # The declaration says it once: required keys are present and not null, the others
-    # may be absent or null. (public attributes of marshmallow's Field)
-    check.required = info.required
-    check.allow_none = not info.required
-    if info.key != info.attr:
-        check.data_key = info.key
-    return check
-
-
-def _schema_class(cls: type[Wire], infos: list[FieldInfo],
-                  rules: tuple[Rule, ...]) -> type[Schema]:
-    attrs: dict[str, Any] = {info.attr: _schema_field(info) for info in infos}
-    for i, rule in enumerate(rules):
-        attrs[f"_rule_{i}"] = validates_schema(_rule_hook(rule))
-    return type(f"{cls.__name__}Schema", (_WireSchema,), attrs)
-
-
-def _rule_hook(rule: Rule) -> Callable[..., None]:
-    def hook(self: Schema, data: Mapping[str, Any], **kwargs: Any) -> None:
-        rule(data)
-
-    hook.__name__ = hook.__qualname__ = getattr(rule, "__name__", "rule")
-    return hook
-
-
-# --------------------------------------------------------------------------------------------
-# The fast path: a plan compiled from the declaration
-# --------------------------------------------------------------------------------------------
-
-_PLAIN, _NESTED, _LIST_OF_NESTED, _EXACT = 0, 1, 2, 3
-
-#: Field classes whose ``_deserialize`` accepts every value of exactly this Python type and
-#: returns it unchanged (the JSON types a strict field takes; a float only when finite,
-#: which the fast path checks too): for them the fast path tests ``type(value) is ...``
-#: and runs the validators itself, instead of ``Field.deserialize`` (a value of any other
-#: type still goes through ``deserialize``, which decides). ``Float`` returns
-#: ``float(value)``, the value itself for a float.
-_EXACT_TYPES: dict[type[fields.Field[Any]], type] = {
-    _checks.Str: str, _checks.Role: str, _checks.Bool: bool, _checks.Float: float}
-
-
-def _exact_type(field: fields.Field[Any]) -> type | None:
-    if field.pre_load or field.post_load:
-        return None
-    exact = _EXACT_TYPES.get(type(field))
-    if exact is None and type(field) is fields.Integer and field.strict:
-        exact = int  # an int is Integral and int(value) is itself
-    return exact
-
-
-class Plan:
-    """A declaration compiled for the fast path: the required keys, how to check each
-    known key (by recursing into a nested declaration's plan, or with the bound marshmallow
-    field of the schema), and the rules."""
-
-    __slots__ = ("required", "checks", "rules", "renames")
-
-    def __init__(self, required: tuple[str, ...],
-                 checks: dict[str, tuple[fields.Field[Any], int, Any]],
-                 rules: tuple[Rule, ...], renames: dict[str, str]) -> None:
-        self.required = required
-        self.checks = checks
-        self.rules = rules
-        self.renames = renames
-
-
-def _compile(cls: type[Wire], infos: list[FieldInfo], schema: Schema,
-             rules: tuple[Rule, ...]) -> Plan:
-    # (field, kind, what the kind needs: the nested plan, or the exact type)
-    checks: dict[str, tuple[fields.Field[Any], int, Any]] = {}
-    for info in infos:
-        bound = schema.fields[info.attr]  # the schema's own copy (public Schema.fields)
-        if info.decl.one is not None:
-            checks[info.key] = (bound, _NESTED, info.decl.one._PLAN)
-        elif info.decl.many is not None:
-            checks[info.key] = (bound, _LIST_OF_NESTED, info.decl.many._PLAN)
-        else:
-            exact = _exact_type(bound)
-            checks[info.key] = (bound, _PLAIN, None) if exact is None else \
-                (bound, _EXACT, exact)
-    return Plan(tuple(i.key for i in infos if i.required), checks, rules,
-                {i.key: i.attr for i in infos if i.key != i.attr})
-
-
-def fast_valid(plan: Plan, data: Any) -> bool:
-    """True only if marshmallow would find ``data`` valid; False means "ask marshmallow".
-
-    The checks are marshmallow's own (each present field's ``deserialize`` with its
-    validators, the rules); what is skipped is its per-call machinery and the fields that
-    are absent, which is most of them. Anything unusual returns False and goes through the
-    full validation, which is also what produces error messages.
+    Building them for every declaration at import cost more than the rest of importing
+    the declarations, and a program that validates few kinds (or none: ``ollama-core
+    list``) should not pay for all of them. They are built from the declaration alone, so
+    the result does not depend on when that happens.
     """
-    if type(data) is not dict:
-        return False
-    for key in plan.required:
-        if key not in data:
-            return False
-    checks = plan.checks
-    for key, value in data.items():
-        entry = checks.get(key)
-        if entry is None:
-            continue  # unknown keys pass (unknown=INCLUDE)
-        field, kind, sub = entry
-        if value is None:
-            if field.allow_none:
-                continue
-            return False
-        if kind == _EXACT and type(value) is sub and (sub is not float or value - value == 0.0):
-            # What deserialize would do for this type: the value as it is, then the
-            # validators (marshmallow's ``And`` fails only on a raise).
-            try:
-                for validator in field.validators:
-                    validator(value)
-            except ValidationError:
-                return False
-        elif kind == _NESTED:
-            if not fast_valid(sub, value):
-                return False
-        elif kind == _LIST_OF_NESTED:
-            if type(value) is not list:
-                return False
-            for item in value:
-                if not fast_valid(sub, item):
-                    return False
-        else:
-            try:
-                field.deserialize(value, key, data)
-            except ValidationError:
-                return False
-    if plan.rules:
-        # Rules see loaded data, keyed by attribute name ("from_", not "from").
-        renames = plan.renames
-        loaded: Mapping[str, Any] = (
-            {(renames[k] if k in renames else k): v for k, v in data.items()}
-            if renames else data)
-        for rule in plan.rules:
-            try:
-                rule(loaded)
-            except ValidationError:
-                return False
-    return True
+
+    __slots__ = ("cls", "name")
+
+    def __init__(self, cls: type[Wire], name: str) -> None:
+        self.cls = cls  # the declared class (an undeclared subclass reads its artefacts)
+        self.name = name
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        cls = self.cls
+        with _DERIVING:
+            if isinstance(cls.__dict__["_PLAN"], _Derived):  # not built yet
+                from ._schema import derive
+
+                schema_class, schema, plan = derive(cls)
+                cls._SCHEMA_CLASS, cls._SCHEMA = schema_class, schema
+                cls._PLAN = plan  # last: what says "built"
+        return cls.__dict__[self.name]
+
+
+#: Names of the marshmallow side (:mod:`._schema`) that this module has always offered:
+#: imported on first access, like the rest of that side.
+_FROM_SCHEMA = frozenset({"Plan", "TaggedMap", "fast_valid",
+                          "_PLAIN", "_NESTED", "_LIST_OF_NESTED", "_EXACT"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_SCHEMA:
+        from . import _schema
+
+        return getattr(_schema, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -788,7 +637,7 @@ def validate_wire(cls: type[Wire], wire_body: Mapping[str, Any]) -> dict[str, An
     mapping). Raises :class:`InvalidRequestError` naming the first bad field (in body
     order), with every bad path in ``.errors``.
     """
-    if fast_valid(cls._PLAN, wire_body):
+    if cls._PLAN.passes(wire_body):
         return wire_body  # type: ignore[return-value]  # fast_valid only passes a real dict
     errors = cls._SCHEMA.validate(wire_body)
     if errors:

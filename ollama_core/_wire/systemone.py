@@ -11,9 +11,18 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Any, Literal, TypeAlias
 
-from marshmallow import fields, validate
-
-from ._checks import Base64Image, Content, Duration, ModelName, StrList, StrMap, StrOrNullMap
+from ._spec import (
+    Base64Image,
+    Content,
+    Duration,
+    List,
+    ModelName,
+    OneOf,
+    Str,
+    StrList,
+    StrMap,
+    StrOrNullMap,
+)
 from ._decl import IMAGES, Request, Wire, declare, wire
 
 __all__ = [
@@ -36,9 +45,7 @@ SystemOneContent: TypeAlias = "str | dict[str, Any] | list[Any]"
 
 
 def _tag(value: str) -> Any:
-    from ._checks import Str
-
-    return Str(validate=validate.OneOf([value], error=f'Must be "{value}".'))
+    return Str(validate=OneOf([value], error=f'Must be "{value}".'))
 
 
 @declare()
@@ -102,7 +109,7 @@ class SystemOneRequest(Request):
         tagged=_QUESTIONS, required=True,
         doc='Name -> question, each picked by its "type": choice, noul or score.')
     images: list[str | bytes] | None = wire(
-        fields.List(Base64Image()), conv=IMAGES, default=None,
+        List(Base64Image()), conv=IMAGES, default=None,
         doc="Images as base64 text (raw bytes are encoded).")
     keep_alive: float | str | None = wire(Duration(), default=None,
                                           doc="How long the model stays loaded.")

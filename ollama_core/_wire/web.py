@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Any
 
-from ._checks import Int, Str, not_blank
+from ._spec import Int, Str, not_blank
 from ._decl import Request, Wire, declare, wire
 
 __all__ = [

@@ -44,6 +44,15 @@ def test_a_public_name_is_imported_on_first_access() -> None:
     assert "ollama_core._client" in loaded and "aiohttp" in loaded
 
 
+def test_marshmallow_is_loaded_by_the_first_validation_not_by_the_client() -> None:
+    # A program that sends no request body (``ollama-core list``) does not pay for
+    # marshmallow and the schemas; they are built when a declaration is first validated.
+    loaded = _loaded_after("import ollama_core\nollama_core.OllamaClient, ollama_core.SyncOllamaClient")
+    assert "ollama_core._types" in loaded and "marshmallow" not in loaded
+    loaded = _loaded_after("from ollama_core import ChatRequest\nChatRequest(model='m').validate()")
+    assert "marshmallow" in loaded
+
+
 def test_every_public_name_resolves_and_dir_lists_it() -> None:
     for name in ollama_core.__all__:
         assert getattr(ollama_core, name) is not None, name
