@@ -246,3 +246,18 @@ def test_the_grep_finds_what_it_looks_for() -> None:
     assert PRIVATE_MARSHMALLOW.search("Schema._declared_fields.items()")
     assert PRIVATE_MARSHMALLOW.search("from marshmallow.decorators import VALIDATES")
     assert not PRIVATE_MARSHMALLOW.search("def _deserialize(self, value: Any,")
+
+
+def test_every_declaration_builds_its_schema_and_plan() -> None:
+    # They are built on first validation, not at import: a declaration whose check cannot
+    # be made (a wrong argument to a field) would otherwise surface only on its first use.
+    import ollama_core._types  # noqa: F401  (declares the wire objects)
+    import ollama_core._wire.account  # noqa: F401
+    import ollama_core._wire.systemone  # noqa: F401
+    import ollama_core._wire.web  # noqa: F401
+    from ollama_core._wire._decl import DECLARED, Plan
+
+    assert len(DECLARED) > 50
+    for cls in DECLARED:
+        assert isinstance(cls._PLAN, Plan), cls
+        assert cls.schema() is cls._SCHEMA and isinstance(cls._SCHEMA, cls._SCHEMA_CLASS)
