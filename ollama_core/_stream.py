@@ -76,10 +76,17 @@ class Stream(Generic[T]):
     iteration. Closing it yourself is still the way to release it at a known moment.
     """
 
+    # Slotted: every open stream holds one (with an instance dict it costs twice as much).
+    __slots__ = ("_open", "_parse", "_clock", "pause_timeout", "_state", "_response",
+                 "_lines", "_resumed", "_pause_started", "_pause_task", "_pause_generation",
+                 "_cancel_error", "_state_callbacks", "metrics", "last", "__weakref__")
+
     def __init__(self, open_response: Callable[[], Awaitable[Response]],
                  parse: Callable[[dict[str, Any]], T], *, clock: Clock,
                  pause_timeout: float | None = None) -> None:
-        self._open = open_response
+        # Dropped once the response is in: it holds the request as the caller made it,
+        # which the response no longer needs once a middleware sent a copy.
+        self._open: Callable[[], Awaitable[Response]] | None = open_response
         self._parse = parse
         self._clock = clock
         self.pause_timeout = pause_timeout
@@ -93,7 +100,8 @@ class Stream(Generic[T]):
         self._pause_task: asyncio.Task[None] | None = None
         self._pause_generation = 0
         self._cancel_error: StreamCancelledError | None = None
-        self._state_callbacks: list[Callable[[StreamState, StreamState], None]] = []
+        # Made by the first on_state_change(): most streams never have one.
+        self._state_callbacks: list[Callable[[StreamState, StreamState], None]] | None = None
         self.metrics = StreamMetrics()
         #: The last chunk delivered (the final one once the stream completed).
         self.last: T | None = None
@@ -111,12 +119,15 @@ class Stream(Generic[T]):
 
     def on_state_change(self, callback: Callable[[StreamState, StreamState], None]) -> None:
         """Call ``callback(old, new)`` after every state transition."""
+        if self._state_callbacks is None:
+            self._state_callbacks = []
         self._state_callbacks.append(callback)
 
     def _set_state(self, new: StreamState) -> None:
         old, self._state = self._state, new
-        if old is not new:
-            for cb in self._state_callbacks:
+        callbacks = self._state_callbacks
+        if old is not new and callbacks is not None:
+            for cb in callbacks:
                 cb(old, new)
 
     # -- control -------------------------------------------------------------------------
@@ -194,10 +205,12 @@ class Stream(Generic[T]):
 
     async def start(self) -> Stream[T]:
         """Send the request now (instead of on the first read)."""
-        if self._response is None and self._state in (StreamState.READY, StreamState.PAUSED):
+        opener = self._open
+        if opener is not None and self._state in (StreamState.READY, StreamState.PAUSED):
             self.metrics.started_at = self._clock.now()
-            response = await self._open()
+            response = await opener()
             self._response = response
+            self._open = None
             self._lines = response.__aiter__()
             state: StreamState = self._state  # cancel() may have run while connecting
             if state is StreamState.CANCELLED:
