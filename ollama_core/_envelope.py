@@ -235,27 +235,33 @@ class Response:
         for cb in callbacks:
             cb(error)
 
+    def _deliver(self, line: dict[str, Any]) -> None:
+        """Record ``line`` as handed to the consumer: the taps, ``last_line``,
+        ``lines_delivered``. Called by the iteration below and by ``Stream``, which reads
+        ``_first`` and ``_lines`` itself (and calls ``finish`` at their end) rather than
+        through this iterator: one async generator less per open stream (about 0.35 KiB:
+        its frame, and the event loop's weak reference to every async generator) and one
+        generator step less per chunk."""
+        taps = self._taps
+        if taps:
+            for t in taps:
+                t(line)
+        self.last_line = line
+        self.lines_delivered += 1
+
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[dict[str, Any]]:
         if self._lines is None:
             raise TypeError("not a streaming response")
-        taps = self._taps
         try:
             first, self._first = self._first, None
             if first is not None:
-                for t in taps:
-                    t(first)
-                self.last_line = first
-                self.lines_delivered = 1
+                self._deliver(first)
                 yield first
             async for line in self._lines:
-                if taps:
-                    for t in taps:
-                        t(line)
-                self.last_line = line
-                self.lines_delivered += 1
+                self._deliver(line)
                 yield line
         except GeneratorExit:
             raise

@@ -78,8 +78,9 @@ class Stream(Generic[T]):
 
     # Slotted: every open stream holds one (with an instance dict it costs twice as much).
     __slots__ = ("_open", "_parse", "_clock", "pause_timeout", "_state", "_response",
-                 "_lines", "_resumed", "_pause_started", "_pause_task", "_pause_generation",
-                 "_cancel_error", "_state_callbacks", "metrics", "last", "__weakref__")
+                 "_lines", "_direct", "_resumed", "_pause_started", "_pause_task",
+                 "_pause_generation", "_cancel_error", "_state_callbacks", "metrics", "last",
+                 "__weakref__")
 
     def __init__(self, open_response: Callable[[], Awaitable[Response]],
                  parse: Callable[[dict[str, Any]], T], *, clock: Clock,
@@ -93,6 +94,8 @@ class Stream(Generic[T]):
         self._state = StreamState.READY
         self._response: Response | None = None
         self._lines: AsyncIterator[dict[str, Any]] | None = None
+        # The response whose lines ``_lines`` are, when they are read directly.
+        self._direct: Response | None = None
         # Set while paused, and only then: an Event (with its waiter deque, about 0.7 KiB)
         # per stream would be most of what a stream held open costs beyond its data.
         self._resumed: asyncio.Event | None = None
@@ -211,7 +214,15 @@ class Stream(Generic[T]):
             response = await opener()
             self._response = response
             self._open = None
-            self._lines = response.__aiter__()
+            # A streamed Response's lines are read here directly (see Response._deliver);
+            # anything else through its own iterator (a Response that is not a stream
+            # refuses at the first read).
+            lines = response._lines if isinstance(response, Response) else None
+            if lines is not None:
+                self._direct = response
+                self._lines = lines
+            else:
+                self._lines = response.__aiter__()
             state: StreamState = self._state  # cancel() may have run while connecting
             if state is StreamState.CANCELLED:
                 await response.aclose()
@@ -245,14 +256,30 @@ class Stream(Generic[T]):
                     raise
                 return await self.__anext__()
             lines = self._lines
+        direct = self._direct
         try:
-            line = await lines.__anext__()
+            if direct is None:
+                line = await lines.__anext__()
+            else:
+                # The first line was read with the headers (the commit point); it is
+                # taken here as the response's own iterator takes it, once.
+                first = direct._first
+                if first is None:
+                    line = await lines.__anext__()
+                else:
+                    direct._first = None
+                    line = first
+                direct._deliver(line)
         except StopAsyncIteration:
+            if direct is not None:
+                direct.finish(None)
             self.metrics.ended_at = self._clock.now()
             self._sync_bytes()
             self._set_state(StreamState.COMPLETED)
             raise
-        except BaseException:
+        except BaseException as exc:
+            if direct is not None:
+                direct.finish(exc)
             now_state: StreamState = self._state  # cancel() may have run during the read
             if now_state is StreamState.CANCELLED:
                 # The read failed because cancel() dropped the connection.
