@@ -180,9 +180,11 @@ class Response:
         self._first = first
         self._abort = abort
         self._bytes = byte_counter if byte_counter is not None else [0]
-        self._callbacks: list[DoneCallback] = []
+        # Both lists are made by the first on_done() / tap(): a plain response, and a
+        # stream without plugins, never has either.
+        self._callbacks: list[DoneCallback] | None = None
         self._finished = lines is None
-        self._taps: list[Callable[[dict[str, Any]], None]] = []
+        self._taps: list[Callable[[dict[str, Any]], None]] | None = None
         # The loop an abandoned stream is ended on (its callbacks and connection live there).
         self._loop: asyncio.AbstractEventLoop | None = None
         if lines is not None:
@@ -220,10 +222,14 @@ class Response:
         if self._finished:
             callback(None)
         else:
+            if self._callbacks is None:
+                self._callbacks = []
             self._callbacks.append(callback)
 
     def tap(self, observer: Callable[[dict[str, Any]], None]) -> None:
         """Call ``observer(line)`` for every line the consumer receives (before typing)."""
+        if self._taps is None:
+            self._taps = []
         self._taps.append(observer)
 
     def finish(self, error: BaseException | None) -> None:
@@ -231,9 +237,10 @@ class Response:
         if self._finished:
             return
         self._finished = True
-        callbacks, self._callbacks = self._callbacks, []
-        for cb in callbacks:
-            cb(error)
+        callbacks, self._callbacks = self._callbacks, None
+        if callbacks is not None:
+            for cb in callbacks:
+                cb(error)
 
     def _deliver(self, line: dict[str, Any]) -> None:
         """Record ``line`` as handed to the consumer: the taps, ``last_line``,
