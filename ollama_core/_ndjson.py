@@ -50,7 +50,7 @@ class NDJSONDecoder:
     []
     """
 
-    __slots__ = ("_buf", "_max", "_prefix", "endpoint", "line_number")
+    __slots__ = ("_buf", "_max", "endpoint", "line_number")
 
     def __init__(self, max_line_length: int = DEFAULT_MAX_LINE_LENGTH, *,
                  endpoint: str | None = None) -> None:
@@ -58,7 +58,6 @@ class NDJSONDecoder:
         self._max = max_line_length
         #: The operation whose stream this is, named in errors (``"chat"``).
         self.endpoint = endpoint
-        self._prefix = f"{endpoint}: " if endpoint else ""
         #: Number of lines seen so far, blank ones included (for error messages).
         self.line_number = 0
 
@@ -189,6 +188,11 @@ class NDJSONDecoder:
         if rest and not rest.isspace():
             self.line_number += 1
             yield self._decode(rest)
+
+    @property
+    def _prefix(self) -> str:
+        # Made for an error message only: every open stream has a decoder.
+        return f"{self.endpoint}: " if self.endpoint else ""
 
     def _decode(self, line: bytes) -> dict[str, Any]:
         try:

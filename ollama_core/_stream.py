@@ -76,16 +76,26 @@ class Stream(Generic[T]):
     iteration. Closing it yourself is still the way to release it at a known moment.
     """
 
+    # Slotted: every open stream holds one (with an instance dict it costs twice as much).
+    __slots__ = ("_open", "_parse", "_clock", "pause_timeout", "_state", "_response",
+                 "_lines", "_direct", "_resumed", "_pause_started", "_pause_task",
+                 "_pause_generation", "_cancel_error", "_state_callbacks", "metrics", "last",
+                 "__weakref__")
+
     def __init__(self, open_response: Callable[[], Awaitable[Response]],
                  parse: Callable[[dict[str, Any]], T], *, clock: Clock,
                  pause_timeout: float | None = None) -> None:
-        self._open = open_response
+        # Dropped once the response is in: it holds the request as the caller made it,
+        # which the response no longer needs once a middleware sent a copy.
+        self._open: Callable[[], Awaitable[Response]] | None = open_response
         self._parse = parse
         self._clock = clock
         self.pause_timeout = pause_timeout
         self._state = StreamState.READY
         self._response: Response | None = None
         self._lines: AsyncIterator[dict[str, Any]] | None = None
+        # The response whose lines ``_lines`` are, when they are read directly.
+        self._direct: Response | None = None
         # Set while paused, and only then: an Event (with its waiter deque, about 0.7 KiB)
         # per stream would be most of what a stream held open costs beyond its data.
         self._resumed: asyncio.Event | None = None
@@ -93,7 +103,8 @@ class Stream(Generic[T]):
         self._pause_task: asyncio.Task[None] | None = None
         self._pause_generation = 0
         self._cancel_error: StreamCancelledError | None = None
-        self._state_callbacks: list[Callable[[StreamState, StreamState], None]] = []
+        # Made by the first on_state_change(): most streams never have one.
+        self._state_callbacks: list[Callable[[StreamState, StreamState], None]] | None = None
         self.metrics = StreamMetrics()
         #: The last chunk delivered (the final one once the stream completed).
         self.last: T | None = None
@@ -111,12 +122,15 @@ class Stream(Generic[T]):
 
     def on_state_change(self, callback: Callable[[StreamState, StreamState], None]) -> None:
         """Call ``callback(old, new)`` after every state transition."""
+        if self._state_callbacks is None:
+            self._state_callbacks = []
         self._state_callbacks.append(callback)
 
     def _set_state(self, new: StreamState) -> None:
         old, self._state = self._state, new
-        if old is not new:
-            for cb in self._state_callbacks:
+        callbacks = self._state_callbacks
+        if old is not new and callbacks is not None:
+            for cb in callbacks:
                 cb(old, new)
 
     # -- control -------------------------------------------------------------------------
@@ -194,11 +208,21 @@ class Stream(Generic[T]):
 
     async def start(self) -> Stream[T]:
         """Send the request now (instead of on the first read)."""
-        if self._response is None and self._state in (StreamState.READY, StreamState.PAUSED):
+        opener = self._open
+        if opener is not None and self._state in (StreamState.READY, StreamState.PAUSED):
             self.metrics.started_at = self._clock.now()
-            response = await self._open()
+            response = await opener()
             self._response = response
-            self._lines = response.__aiter__()
+            self._open = None
+            # A streamed Response's lines are read here directly (see Response._deliver);
+            # anything else through its own iterator (a Response that is not a stream
+            # refuses at the first read).
+            lines = response._lines if isinstance(response, Response) else None
+            if lines is not None:
+                self._direct = response
+                self._lines = lines
+            else:
+                self._lines = response.__aiter__()
             state: StreamState = self._state  # cancel() may have run while connecting
             if state is StreamState.CANCELLED:
                 await response.aclose()
@@ -232,14 +256,30 @@ class Stream(Generic[T]):
                     raise
                 return await self.__anext__()
             lines = self._lines
+        direct = self._direct
         try:
-            line = await lines.__anext__()
+            if direct is None:
+                line = await lines.__anext__()
+            else:
+                # The first line was read with the headers (the commit point); it is
+                # taken here as the response's own iterator takes it, once.
+                first = direct._first
+                if first is None:
+                    line = await lines.__anext__()
+                else:
+                    direct._first = None
+                    line = first
+                direct._deliver(line)
         except StopAsyncIteration:
+            if direct is not None:
+                direct.finish(None)
             self.metrics.ended_at = self._clock.now()
             self._sync_bytes()
             self._set_state(StreamState.COMPLETED)
             raise
-        except BaseException:
+        except BaseException as exc:
+            if direct is not None:
+                direct.finish(exc)
             now_state: StreamState = self._state  # cancel() may have run during the read
             if now_state is StreamState.CANCELLED:
                 # The read failed because cancel() dropped the connection.

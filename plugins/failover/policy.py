@@ -5,7 +5,6 @@ It applies the policy written down in :mod:`ollama_plugins.failover._plugin`.
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Final
 
 from ollama_core import (
@@ -168,8 +167,7 @@ class FailoverMiddleware:
                 raise AllEndpointsFailedError(failures) from exc
             registry.mark_success(upstream)
             if response.is_stream:
-                response.on_done(functools.partial(self._stream_done, upstream,
-                                                   request.endpoint))
+                response.on_done(_StreamDone(self, upstream, request.endpoint))
             return response
 
     def _mark_down(self, upstream: Upstream, exc: BaseException, endpoint: str,
@@ -195,3 +193,20 @@ class FailoverMiddleware:
         # failure and is not in _FAILURES.
         if error is not None and _is_failure(error):
             self._mark_down(upstream, error, endpoint, None)
+
+
+class _StreamDone:
+    """Hears a committed stream's end (``FailoverMiddleware._stream_done``). Held by every
+    open stream until it ends: one small object, where a ``functools.partial`` of the bound
+    method takes four (the partial, the bound method, the arguments' tuple, an empty
+    keywords dict)."""
+
+    __slots__ = ("middleware", "upstream", "endpoint")
+
+    def __init__(self, middleware: FailoverMiddleware, upstream: Upstream, endpoint: str) -> None:
+        self.middleware = middleware
+        self.upstream = upstream
+        self.endpoint = endpoint
+
+    def __call__(self, error: BaseException | None) -> None:
+        self.middleware._stream_done(self.upstream, self.endpoint, error)

@@ -234,7 +234,7 @@ async def test_a_completed_stream_stores_its_last_line_before_the_done_callbacks
     assert response.last_line is None and response.lines_delivered == 0
     got = [line async for line in response]
     assert seen == [(got[-1], 4)] and got[-1] == {"i": 3, "done": True}
-    assert response._taps == []  # nothing registered per chunk
+    assert not response._taps  # nothing registered per chunk
 
 
 async def test_a_stream_closed_midway_stores_what_was_delivered_before_the_callbacks() -> None:
