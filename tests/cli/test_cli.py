@@ -18,7 +18,6 @@ import os
 import pty
 import select
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ import pytest
 
 from ollama_core import SyncOllamaClient, __version__
 from ollama_core.emulator import EmulatorThread
+from tests.ports import refused_port
 
 CLI = [sys.executable, "-m", "ollama_core"]
 TIMEOUT = 30
@@ -50,13 +50,6 @@ def run(args: Sequence[str], input: str | None = None,
     return subprocess.run([*command, *args], input=input, capture_output=True, text=True,
                           timeout=TIMEOUT, env=_env(),
                           stdin=subprocess.DEVNULL if input is None else None)
-
-
-def closed_port() -> int:
-    """A local port nobody listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
@@ -96,7 +89,7 @@ class Batch:
         return result
 
 
-UNREACHABLE = f"http://127.0.0.1:{closed_port()}"
+UNREACHABLE = f"http://127.0.0.1:{refused_port()}"
 
 #: name -> the commands of the case, run in order in one worker.
 CASES: dict[str, list[Step]] = {

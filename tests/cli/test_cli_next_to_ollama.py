@@ -29,11 +29,12 @@ import pytest
 
 from ollama_core import SyncOllamaClient
 from ollama_core.emulator import EmulatorThread
+from tests.ports import refused_port
 
-from .test_cli import CLI, TIMEOUT, _env, closed_port, ndjson
+from .test_cli import CLI, TIMEOUT, _env, ndjson
 
 Result = subprocess.CompletedProcess[str]
-UNREACHABLE = f"http://127.0.0.1:{closed_port()}"
+UNREACHABLE = f"http://127.0.0.1:{refused_port()}"
 
 WEIGHTS = b"GGUF\x03\x00\x00\x00" + bytes(range(64))
 ADAPTER = b"GGUF\x03\x00\x00\x00lora"

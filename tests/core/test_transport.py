@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -26,6 +25,7 @@ from ollama_core import (
     Timeouts,
 )
 from ollama_core.emulator import OllamaEmulator
+from tests.ports import refused_port
 
 HELLO = [{"role": "user", "content": "hi"}]
 
@@ -36,14 +36,8 @@ async def emu() -> AsyncIterator[OllamaEmulator]:
         yield emulator
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_connection_refused_is_a_connect_error_from_the_original() -> None:
-    port = closed_port()
+    port = refused_port()
     async with OllamaClient(f"http://127.0.0.1:{port}", plugins=[]) as client:
         with pytest.raises(ConnectError) as info:
             await client.version()

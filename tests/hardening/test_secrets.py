@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import socket
 import subprocess
 import sys
 import traceback
@@ -35,6 +34,7 @@ from ollama_core._host import basic_auth_header, check_headers
 from ollama_core._envelope import redact_headers
 from ollama_core._redact import is_secret_header, mask_url
 from tests.hostile import Conn, HostileServer, http_response
+from tests.ports import refused_port
 
 # Fragments of the password: neither may appear, whatever was masked around them.
 FRAGMENTS = ("Sup3r", "Zecret")
@@ -76,12 +76,6 @@ def everything_about(exc: BaseException) -> str:
         seen.append(repr(current))
         current = current.__cause__ or current.__context__
     return "".join(seen)
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # ------------------------------------------------------------------------------------------
@@ -196,7 +190,7 @@ async def test_a_mistyped_https_never_sends_the_password_in_clear() -> None:
 @pytest.mark.parametrize("userinfo", ["alice:Sup3r@Zecret", "alice:Sup3r%2FZecret"])
 async def test_connection_errors_repr_and_logs_hide_the_password(
         userinfo: str, caplog: pytest.LogCaptureFixture) -> None:
-    port = closed_port()
+    port = refused_port()
     caplog.set_level(logging.DEBUG)
     url = f'"http://{userinfo}@127.0.0.1:{port}"'
     async with OllamaClient(url, plugins=["retry"], headers={"X-Api-Key": "Sup3rZecret"},
@@ -212,7 +206,7 @@ async def test_connection_errors_repr_and_logs_hide_the_password(
 async def test_failover_endpoints_hide_their_passwords(
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    a, b = closed_port(), closed_port()
+    a, b = refused_port(), refused_port()
     endpoints = [f"'http://alice:Sup3r@Zecret@127.0.0.1:{a}'",
                  {"url": f"http://alice:Sup3r%2FZecret@127.0.0.1:{b}",
                   "api_key": "Sup3r-Zecret-key"}]
@@ -396,9 +390,9 @@ def _cli(args: list[str], env_host: str | None = None) -> subprocess.CompletedPr
 
 
 def test_cli_output_never_shows_the_password() -> None:
-    port = closed_port()
+    port = refused_port()
     unreachable = [f"http://{u}@127.0.0.1:{port}" for u in USERINFO]
-    others = [f"http://{u}@127.0.0.1:{closed_port()}" for u in list(USERINFO)[:2]]
+    others = [f"http://{u}@127.0.0.1:{refused_port()}" for u in list(USERINFO)[:2]]
     runs: list[tuple[list[str], str | None, int, str]] = [
         # (arguments, OLLAMA_HOST, exit code, text expected on stderr)
         *((["--host", unreachable[i], "list"], None, 1,

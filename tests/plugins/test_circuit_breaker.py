@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from typing import Any
 
 import pybreaker
@@ -35,6 +34,7 @@ from ollama_core import (
 )
 from ollama_core.emulator import OllamaEmulator
 from ollama_plugins.circuit_breaker import CircuitBreakerPlugin, Outcome, classify
+from tests.ports import refused_port
 
 CHAT = {"model": "llama3.2", "messages": [{"role": "user", "content": "hello there"}]}
 
@@ -135,11 +135,8 @@ async def test_retry_after_is_reset_timeout_minus_elapsed_clock_time(
 
 
 async def test_connection_refused_counts_as_failure(clock: FakeClock) -> None:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    async with make_client(f"http://127.0.0.1:{port}", clock, fail_max=2) as client:
+    async with make_client(f"http://127.0.0.1:{refused_port()}", clock,
+                           fail_max=2) as client:
         for _ in range(2):
             with pytest.raises(ConnectError):
                 await client.list_models()

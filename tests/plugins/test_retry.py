@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import random
-import socket
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -46,6 +45,7 @@ from ollama_core import (
 from ollama_core.emulator import EmulatorThread, OllamaEmulator
 from ollama_plugins.retry import RetryPlugin, backoff_caps, backoff_delay, is_retryable
 from ollama_plugins.retry._budget import RetryBudget
+from tests.ports import refused_port
 
 CHAT = {"model": "llama3.2", "messages": [{"role": "user", "content": "hello there"}]}
 
@@ -120,13 +120,9 @@ def make_client(emulator_url: str, clock: FakeClock, probe: Probe | None = None,
 
 
 @pytest.fixture
-async def closed_port() -> AsyncIterator[int]:
-    """A loopback port with nothing listening (bound, noted, closed)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    yield port
+def closed_port() -> int:
+    """A loopback port with nothing listening (``tests.ports``)."""
+    return refused_port()
 
 
 # -- the core path ------------------------------------------------------------------------
