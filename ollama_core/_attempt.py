@@ -517,9 +517,7 @@ class Attempts:
                     last = fold(first, rest)
                     if last is not None:
                         if "error" in last:
-                            message = last["error"]
-                            text = message if isinstance(message, str) \
-                                else json.dumps(message)
+                            text = _error_text(last)
                             raise response_error_for(500, {"error": text}, dict(raw.headers),
                                                      text)
                         ended = True
@@ -584,10 +582,8 @@ class Attempts:
                         if watchdog is not None:
                             watchdog.started()
                     if "error" in obj:
-                        message = obj["error"]
-                        text = message if isinstance(message, str) else json.dumps(message)
-                        raise StreamErrorLine(text, status, headers=dict(raw.headers),
-                                              body=obj)
+                        raise StreamErrorLine(_error_text(obj), status,
+                                              headers=dict(raw.headers), body=obj)
                     if chunk_hook:
                         obj = plugins.stream_chunk(request, obj)
                     if ends and (obj.get("done") is True if done_ends
@@ -620,6 +616,12 @@ class Attempts:
 
     def __repr__(self) -> str:
         return f"<Attempts via {self.transport!r}>"
+
+
+def _error_text(line: Mapping[str, Any]) -> str:
+    """The message of an ``{"error": ...}`` stream line, as text."""
+    message = line["error"]
+    return message if isinstance(message, str) else json.dumps(message)
 
 
 def _raise_mapped(stream: ByteStream, exc: Exception, phase: str) -> NoReturn:

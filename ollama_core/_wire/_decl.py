@@ -20,10 +20,10 @@ From that one place come:
   the declaration, ``data_key`` for a wire key that differs from the attribute
   (``from``), nested schemas for ``one=``/``many=``/``tagged=`` fields, and the object's
   ``rules`` as ``@validates_schema`` methods;
-* the validation fast path (:class:`Plan`), compiled from the declaration itself (it knows
-  its own fields and rules, so nothing reads marshmallow's internals); it and the schema
-  are built on the declaration's first validation, by :mod:`._schema`, so importing the
-  declarations does not load marshmallow;
+* the validation fast path (:class:`._schema.Plan`), compiled from the declaration itself
+  (it knows its own fields and rules, so nothing reads marshmallow's internals); it and
+  the schema are built on the declaration's first validation, by :mod:`._schema`, so
+  importing the declarations does not load marshmallow;
 * builder setters (:mod:`ollama_core._builders` adds one per declared field of a request
   that has no hand-written step);
 * the documentation table (:mod:`ollama_core._wire.doc`).
@@ -74,7 +74,7 @@ if TYPE_CHECKING:
     from marshmallow import Schema, fields
 
     from .._builders import _Builder
-    from ._schema import Plan, fast_valid
+    from ._schema import Plan
 
 __all__ = [
     "Conv",
@@ -85,7 +85,6 @@ __all__ = [
     "LIST",
     "MAPPING",
     "Normalised",
-    "Plan",
     "REQUESTS",
     "Request",
     "Rule",
@@ -93,7 +92,6 @@ __all__ = [
     "Wire",
     "declare",
     "dumped",
-    "fast_valid",
     "many",
     "one",
     "tagged",
@@ -589,20 +587,6 @@ class _Derived:
                 cls._SCHEMA_CLASS, cls._SCHEMA = schema_class, schema
                 cls._PLAN = plan  # last: what says "built"
         return cls.__dict__[self.name]
-
-
-#: Names of the marshmallow side (:mod:`._schema`) that this module has always offered:
-#: imported on first access, like the rest of that side.
-_FROM_SCHEMA = frozenset({"Plan", "TaggedMap", "fast_valid",
-                          "_PLAIN", "_NESTED", "_LIST_OF_NESTED", "_EXACT"})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _FROM_SCHEMA:
-        from . import _schema
-
-        return getattr(_schema, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from ollama_core._wire._decl import REQUESTS, Plan, fast_valid
+from ollama_core._wire._decl import REQUESTS
+from ollama_core._wire._schema import Plan, fast_valid
 
 # Every request kind: its schema (derived from the declaration) and its fast-path plan
 # (compiled from the same declaration).
@@ -107,7 +108,7 @@ def test_strict_scalar_fields_are_checked_by_type_on_the_fast_path() -> None:
     # Strings, booleans, strict integers and floats are checked by their exact type and
     # their validators, without marshmallow's per-call machinery; what is not of the
     # exact type is still decided by marshmallow (never more lenient, above).
-    from ollama_core._wire._decl import _EXACT
+    from ollama_core._wire._schema import _EXACT
 
     chat = _PLANS["chat"]
     message = chat.checks["messages"][2]

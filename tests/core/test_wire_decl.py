@@ -255,7 +255,8 @@ def test_every_declaration_builds_its_schema_and_plan() -> None:
     import ollama_core._wire.account  # noqa: F401
     import ollama_core._wire.systemone  # noqa: F401
     import ollama_core._wire.web  # noqa: F401
-    from ollama_core._wire._decl import DECLARED, Plan
+    from ollama_core._wire._decl import DECLARED
+    from ollama_core._wire._schema import Plan
 
     assert len(DECLARED) > 50
     for cls in DECLARED:
